@@ -1,0 +1,136 @@
+package domain
+
+import "time"
+
+// State is where a token stands in its life at a given instant.
+type State int
+
+const (
+	// Fresh tokens are served as they are.
+	Fresh State = iota
+	// Due tokens are inside their renewal buffer: still valid, but a
+	// renewal should already have replaced them. They are served only while
+	// renewal is failing.
+	Due
+	// Expired tokens are never served.
+	Expired
+)
+
+// String names the state as the REST API and logs spell it.
+func (s State) String() string {
+	switch s {
+	case Fresh:
+		return "fresh"
+	case Due:
+		return "due"
+	default:
+		return "expired"
+	}
+}
+
+// DefaultRenewalBuffer is the guide's JWT_RENEWAL_BUFFER default.
+const DefaultRenewalBuffer = 20 * time.Second
+
+// maxRenewalLead bounds how far ahead of CacheExpiresAt a background renewal
+// starts; it is the time a renewal gets to finish before callers would see a
+// token inside its buffer.
+const maxRenewalLead = 10 * time.Second
+
+// RenewalPolicy decides, for a token and an instant, whether the token is
+// fresh, due for renewal or expired, and when its background renewal should
+// start.
+//
+// The guide renews Buffer before expiry (cacheExpiresAt = expiresAt −
+// buffer). A token whose lifetime is not more than twice the buffer would be
+// due as soon as it is issued and renewal would spin; for such tokens the
+// effective buffer is capped at half the lifetime.
+type RenewalPolicy struct {
+	// Buffer is how long before expiry a token stops being fresh.
+	Buffer time.Duration
+}
+
+// EffectiveBuffer is the buffer applied to t: Buffer, capped at half of t's
+// lifetime.
+func (p RenewalPolicy) EffectiveBuffer(t Token) time.Duration {
+	b := p.Buffer
+	if b < 0 {
+		b = 0
+	}
+	if half := t.Lifetime() / 2; b > half {
+		b = half
+	}
+	return b
+}
+
+// CacheExpiresAt is the instant t stops being fresh: ExpiresAt less the
+// effective buffer.
+func (p RenewalPolicy) CacheExpiresAt(t Token) time.Time {
+	return t.ExpiresAt.Add(-p.EffectiveBuffer(t))
+}
+
+// State reports where t stands at now. The boundaries are exact: t is fresh
+// up to but not including CacheExpiresAt, due from CacheExpiresAt up to but
+// not including ExpiresAt, and expired from ExpiresAt on.
+func (p RenewalPolicy) State(t Token, now time.Time) State {
+	switch {
+	case !now.Before(t.ExpiresAt):
+		return Expired
+	case !now.Before(p.CacheExpiresAt(t)):
+		return Due
+	default:
+		return Fresh
+	}
+}
+
+// RenewalLead is how long before CacheExpiresAt the background renewal of t
+// starts at the earliest jitter: a tenth of the fresh span, at most ten
+// seconds. Renewing ahead of CacheExpiresAt is what keeps callers from ever
+// being handed a token inside its buffer while the token service is healthy.
+func (p RenewalPolicy) RenewalLead(t Token) time.Duration {
+	lead := p.CacheExpiresAt(t).Sub(t.IssuedAt) / 10
+	if lead > maxRenewalLead {
+		lead = maxRenewalLead
+	}
+	if lead < 0 {
+		lead = 0
+	}
+	return lead
+}
+
+// RenewalWindowStart is the earliest instant a background renewal of t may
+// start (RenewAt with the largest jitter). From then on a replacement is
+// wanted; before it, t needs no renewal.
+func (p RenewalPolicy) RenewalWindowStart(t Token) time.Time {
+	at := p.CacheExpiresAt(t).Add(-2 * p.RenewalLead(t))
+	if at.Before(t.IssuedAt) {
+		return t.IssuedAt
+	}
+	return at
+}
+
+// RenewalDue reports whether t is inside its renewal window (or past it) at
+// now: whoever holds t should now obtain a replacement. A token that is not
+// RenewalDue is the one a renewal is looking for.
+func (p RenewalPolicy) RenewalDue(t Token, now time.Time) bool {
+	return !now.Before(p.RenewalWindowStart(t))
+}
+
+// RenewAt is the instant the background renewal of t should start, given a
+// jitter in [0, 1): between one and two RenewalLeads before CacheExpiresAt,
+// so that replicas holding the same token do not all wake at once. The
+// caller supplies the jitter so that this stays deterministic.
+func (p RenewalPolicy) RenewAt(t Token, jitter float64) time.Time {
+	if jitter < 0 {
+		jitter = 0
+	}
+	if jitter >= 1 {
+		jitter = 0.999
+	}
+	lead := p.RenewalLead(t)
+	early := lead + time.Duration(float64(lead)*jitter)
+	at := p.CacheExpiresAt(t).Add(-early)
+	if at.Before(t.IssuedAt) {
+		return t.IssuedAt
+	}
+	return at
+}

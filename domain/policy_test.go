@@ -1,0 +1,139 @@
+package domain_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/jwtcache/jwtcache/domain"
+)
+
+var t0 = time.Date(2024, 1, 15, 10, 30, 0, 0, time.UTC)
+
+func token(lifetime time.Duration) domain.Token {
+	return domain.Token{AccessToken: "a.b.c", TokenType: "Bearer", IssuedAt: t0, ExpiresAt: t0.Add(lifetime)}
+}
+
+func TestStateAtBoundaries(t *testing.T) {
+	p := domain.RenewalPolicy{Buffer: 20 * time.Second}
+	tok := token(time.Hour)
+	cacheExp := t0.Add(time.Hour - 20*time.Second)
+	tests := []struct {
+		name string
+		at   time.Time
+		want domain.State
+	}{
+		{"issued", t0, domain.Fresh},
+		{"cacheExpiresAt-1ns", cacheExp.Add(-time.Nanosecond), domain.Fresh},
+		{"cacheExpiresAt", cacheExp, domain.Due},
+		{"cacheExpiresAt+1ns", cacheExp.Add(time.Nanosecond), domain.Due},
+		{"expiresAt-1ns", tok.ExpiresAt.Add(-time.Nanosecond), domain.Due},
+		{"expiresAt", tok.ExpiresAt, domain.Expired},
+		{"expiresAt+1ns", tok.ExpiresAt.Add(time.Nanosecond), domain.Expired},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := p.State(tok, tc.at); got != tc.want {
+				t.Fatalf("State at %s = %s, want %s", tc.name, got, tc.want)
+			}
+		})
+	}
+	if got := p.CacheExpiresAt(tok); !got.Equal(cacheExp) {
+		t.Fatalf("CacheExpiresAt = %v, want %v", got, cacheExp)
+	}
+}
+
+func TestEffectiveBufferIsCappedAtHalfTheLifetime(t *testing.T) {
+	p := domain.RenewalPolicy{Buffer: 20 * time.Second}
+	tests := []struct {
+		name     string
+		lifetime time.Duration
+		want     time.Duration
+	}{
+		{"long token keeps the buffer", time.Hour, 20 * time.Second},
+		{"exactly twice the buffer", 40 * time.Second, 20 * time.Second},
+		{"shorter than twice the buffer", 30 * time.Second, 15 * time.Second},
+		{"shorter than the buffer", 10 * time.Second, 5 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := token(tc.lifetime)
+			if got := p.EffectiveBuffer(tok); got != tc.want {
+				t.Fatalf("EffectiveBuffer = %v, want %v", got, tc.want)
+			}
+			if p.State(tok, t0) != domain.Fresh {
+				t.Fatal("a just-issued token must be fresh whatever its lifetime")
+			}
+		})
+	}
+	if got := (domain.RenewalPolicy{Buffer: -time.Second}).EffectiveBuffer(token(time.Hour)); got != 0 {
+		t.Fatalf("negative buffer gives %v, want 0", got)
+	}
+}
+
+func TestRenewAtIsAheadOfTheBufferAndJittered(t *testing.T) {
+	p := domain.RenewalPolicy{Buffer: 20 * time.Second}
+	tests := []struct {
+		name     string
+		lifetime time.Duration
+		lead     time.Duration
+	}{
+		{"one hour: lead capped at 10s", time.Hour, 10 * time.Second},
+		{"five minutes: a tenth of the fresh span", 5 * time.Minute, 28 * time.Second},
+		{"forty seconds: a tenth of 20s", 40 * time.Second, 2 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tok := token(tc.lifetime)
+			cacheExp := p.CacheExpiresAt(tok)
+			if got := p.RenewalLead(tok); got != min(tc.lead, 10*time.Second) {
+				t.Fatalf("RenewalLead = %v, want %v", got, min(tc.lead, 10*time.Second))
+			}
+			lead := p.RenewalLead(tok)
+			if got, want := p.RenewAt(tok, 0), cacheExp.Add(-lead); !got.Equal(want) {
+				t.Fatalf("RenewAt(0) = %v, want %v", got, want)
+			}
+			if got, want := p.RenewAt(tok, 0.5), cacheExp.Add(-lead-lead/2); !got.Equal(want) {
+				t.Fatalf("RenewAt(0.5) = %v, want %v", got, want)
+			}
+			start := p.RenewalWindowStart(tok)
+			if got := p.RenewAt(tok, 5); got.Before(start) || !got.Before(cacheExp) {
+				t.Fatalf("RenewAt(out of range) = %v, outside [%v, %v)", got, start, cacheExp)
+			}
+			if p.RenewalDue(tok, start.Add(-time.Nanosecond)) || !p.RenewalDue(tok, start) {
+				t.Fatal("RenewalDue must switch exactly at RenewalWindowStart")
+			}
+		})
+	}
+}
+
+func TestTokenNeverPrintsItsCredential(t *testing.T) {
+	tok := domain.Token{AccessToken: "secret-jwt-value", TokenType: "Bearer", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	for _, s := range []string{tok.String(), tok.GoString()} {
+		if contains(s, "secret-jwt-value") {
+			t.Fatalf("%q leaks the token", s)
+		}
+	}
+	if tok.BearerHeader() != "Bearer secret-jwt-value" {
+		t.Fatalf("BearerHeader = %q", tok.BearerHeader())
+	}
+	if !tok.Expired(tok.ExpiresAt) || tok.Expired(tok.ExpiresAt.Add(-time.Nanosecond)) {
+		t.Fatal("Expired must switch exactly at ExpiresAt")
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func TestNormalizeTokenType(t *testing.T) {
+	for in, want := range map[string]string{"bearer": "Bearer", "BEARER": "Bearer", "Bearer": "Bearer", "": "Bearer", "DPoP": "DPoP", "mac": "mac"} {
+		if got := domain.NormalizeTokenType(in); got != want {
+			t.Errorf("NormalizeTokenType(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,60 @@
+package domain
+
+import (
+	"strings"
+	"time"
+)
+
+// Token is an OAuth2 access token as jwtcache caches it. The zero Token is
+// not a valid token; IsZero reports it.
+//
+// A Token is a value: copies are independent and safe to share between
+// goroutines. AccessToken is a credential and must never be logged; String
+// and GoString redact it so that a stray %v cannot leak it.
+type Token struct {
+	// AccessToken is the credential itself (usually a JWT).
+	AccessToken string
+	// TokenType is the RFC 6749 token_type, normalised so that "bearer"
+	// answers "Bearer".
+	TokenType string
+	// Scope is the space-separated scope the token service granted.
+	Scope string
+	// IssuedAt is the instant the token service answered.
+	IssuedAt time.Time
+	// ExpiresAt is the instant the token stops being accepted.
+	ExpiresAt time.Time
+}
+
+// Lifetime is the span between issue and expiry, the token service's
+// expires_in.
+func (t Token) Lifetime() time.Duration { return t.ExpiresAt.Sub(t.IssuedAt) }
+
+// IsZero reports whether t holds no token.
+func (t Token) IsZero() bool { return t.AccessToken == "" }
+
+// Expired reports whether t is no longer valid at now. A token is valid up
+// to, but not including, ExpiresAt.
+func (t Token) Expired(now time.Time) bool { return !now.Before(t.ExpiresAt) }
+
+// BearerHeader is the value of an Authorization header carrying t.
+func (t Token) BearerHeader() string { return "Bearer " + t.AccessToken }
+
+// String describes t without its credential.
+func (t Token) String() string {
+	return "Token{type=" + t.TokenType + " scope=" + t.Scope +
+		" issuedAt=" + t.IssuedAt.UTC().Format(time.RFC3339) +
+		" expiresAt=" + t.ExpiresAt.UTC().Format(time.RFC3339) + " accessToken=[redacted]}"
+}
+
+// GoString keeps %#v from printing the credential.
+func (t Token) GoString() string { return t.String() }
+
+// NormalizeTokenType returns the canonical spelling of an RFC 6749
+// token_type: "Bearer" whatever case the server used, "Bearer" for an empty
+// value (RFC 6750 is the only type in practical use), other types unchanged.
+func NormalizeTokenType(tokenType string) string {
+	if tokenType == "" || strings.EqualFold(tokenType, "bearer") {
+		return "Bearer"
+	}
+	return tokenType
+}

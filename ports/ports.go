@@ -1,0 +1,79 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/jwtcache/jwtcache/domain"
+)
+
+// TokenIssuer obtains a new token for a service from the token service.
+//
+// Issue makes one token request per call: the core, not the issuer, decides
+// when to call and coalesces concurrent callers. A failure is returned as a
+// *domain.TokenServiceError (or the context's error) and never contains the
+// client secret or a token.
+type TokenIssuer interface {
+	Issue(ctx context.Context, service string) (domain.Token, error)
+}
+
+// Entry is one cached token with the service it belongs to.
+type Entry struct {
+	Service string
+	Token   domain.Token
+}
+
+// TokenStore keeps the current token of each service where every replica
+// sharing the store can read it.
+//
+// Get returns domain.ErrNotFound when nothing (or nothing readable) is cached
+// for the service; a store may return an expired token, the core decides
+// what to do with it. Put replaces the service's token and lets the store
+// drop it once it expires. Delete reports whether there was something to
+// remove. List returns every cached token, in no particular order, without
+// scanning the whole key space.
+type TokenStore interface {
+	Get(ctx context.Context, service string) (domain.Token, error)
+	Put(ctx context.Context, service string, tok domain.Token) error
+	Delete(ctx context.Context, service string) (bool, error)
+	List(ctx context.Context) ([]Entry, error)
+}
+
+// Unlock releases a renewal lock. It releases only the lock it was returned
+// for: a lock that expired and was taken by another renewer is left alone.
+type Unlock func(ctx context.Context) error
+
+// RenewalLocker gives one renewer at a time, across every replica sharing
+// it, the right to call the token service for a service.
+//
+// TryLock never waits: it returns domain.ErrLockHeld when another renewer
+// holds the lock. The lock expires by itself after ttl, so a renewer that
+// dies holding it delays renewal by at most ttl. Held reports, for each of
+// the given services in order, whether some renewer holds its lock now.
+type RenewalLocker interface {
+	TryLock(ctx context.Context, service string, ttl time.Duration) (Unlock, error)
+	Held(ctx context.Context, services []string) ([]bool, error)
+}
+
+// ChangeFeed tells a replica that another replica changed or removed a
+// service's token, so that its in-process near cache can follow promptly.
+//
+// Publish announces a change of service. Subscribe calls fn for every change
+// published by anyone (this replica included) until ctx ends; it returns once
+// the subscription is live. A feed may drop notifications while its
+// connection is down: the core treats it as a hint, never as the truth.
+type ChangeFeed interface {
+	Publish(ctx context.Context, service string) error
+	Subscribe(ctx context.Context, fn func(service string)) error
+}
+
+// Clock is the core's only source of the current time.
+type Clock interface {
+	Now() time.Time
+}
+
+// Pinger is implemented by adapters whose health can be checked cheaply,
+// for the health endpoint.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
