@@ -1,0 +1,138 @@
+package app
+
+import (
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/ports"
+)
+
+// Defaults of the Options fields left zero.
+const (
+	DefaultCheckInterval   = 30 * time.Second
+	DefaultCleanupInterval = 60 * time.Second
+	DefaultIdleTimeout     = time.Hour
+	DefaultLockTTL         = 30 * time.Second
+	DefaultFetchTimeout    = 10 * time.Second
+	DefaultMinBackoff      = time.Second
+	DefaultMaxBackoff      = 30 * time.Second
+	// defaultPollInterval is how often a replica waiting for another
+	// replica's renewal looks at the store when no change notification
+	// wakes it earlier.
+	defaultPollInterval = 50 * time.Millisecond
+	maxPollInterval     = 500 * time.Millisecond
+)
+
+// Options configures a Service. Issuer and Store are required; every other
+// field is optional and has a documented default.
+type Options struct {
+	// Issuer obtains tokens from the token service. Required.
+	Issuer ports.TokenIssuer
+	// Store keeps tokens where replicas can share them. Required.
+	Store ports.TokenStore
+	// Locker serialises renewals. Optional when the Store implements
+	// ports.RenewalLocker (both bundled stores do), which is then used.
+	Locker ports.RenewalLocker
+	// Feed announces token changes to other replicas. Optional: the Store
+	// when it implements ports.ChangeFeed, else none.
+	Feed ports.ChangeFeed
+	// Clock is the source of the current time. Optional: the system clock.
+	Clock ports.Clock
+	// Policy holds the renewal buffer. Optional: a buffer of
+	// domain.DefaultRenewalBuffer.
+	Policy *domain.RenewalPolicy
+	// CheckInterval is the period of the safety-net renewal check. Renewal
+	// timing does not depend on it: each token has its own timer. Optional:
+	// DefaultCheckInterval.
+	CheckInterval time.Duration
+	// CleanupInterval is the period of the task removing expired tokens.
+	// Optional: DefaultCleanupInterval.
+	CleanupInterval time.Duration
+	// IdleTimeout stops renewing a token nobody asked this process for in
+	// that long; it stays cached until it expires. Optional:
+	// DefaultIdleTimeout; negative renews for ever.
+	IdleTimeout time.Duration
+	// LockTTL is how long a renewal lock lives if its holder dies. Optional:
+	// DefaultLockTTL. It must exceed FetchTimeout.
+	LockTTL time.Duration
+	// FetchTimeout bounds one token-service call. Optional:
+	// DefaultFetchTimeout.
+	FetchTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the delay between retries of a failing
+	// renewal. Optional: DefaultMinBackoff and DefaultMaxBackoff.
+	MinBackoff, MaxBackoff time.Duration
+	// Logger receives structured logs; never a token or a secret. Optional:
+	// slog.Default().
+	Logger *slog.Logger
+	// Jitter returns a number in [0, 1) used to spread renewals and
+	// retries. Optional: math/rand/v2.Float64.
+	Jitter func() float64
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// withDefaults returns o with every optional field filled in, or an error
+// naming the first field that is wrong.
+func (o Options) withDefaults() (Options, error) {
+	if o.Issuer == nil {
+		return o, errors.New("app: Options.Issuer is required")
+	}
+	if o.Store == nil {
+		return o, errors.New("app: Options.Store is required")
+	}
+	if o.Locker == nil {
+		l, ok := o.Store.(ports.RenewalLocker)
+		if !ok {
+			return o, errors.New("app: Options.Locker is required when Options.Store is not a ports.RenewalLocker")
+		}
+		o.Locker = l
+	}
+	if o.Feed == nil {
+		if f, ok := o.Store.(ports.ChangeFeed); ok {
+			o.Feed = f
+		}
+	}
+	if o.Clock == nil {
+		o.Clock = systemClock{}
+	}
+	if o.Policy == nil {
+		o.Policy = &domain.RenewalPolicy{Buffer: domain.DefaultRenewalBuffer}
+	}
+	if o.Policy.Buffer < 0 {
+		return o, errors.New("app: Options.Policy.Buffer must not be negative")
+	}
+	setDefault(&o.CheckInterval, DefaultCheckInterval)
+	setDefault(&o.CleanupInterval, DefaultCleanupInterval)
+	setDefault(&o.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&o.LockTTL, DefaultLockTTL)
+	setDefault(&o.FetchTimeout, DefaultFetchTimeout)
+	setDefault(&o.MinBackoff, DefaultMinBackoff)
+	setDefault(&o.MaxBackoff, DefaultMaxBackoff)
+	if o.CheckInterval < 0 || o.CleanupInterval < 0 || o.LockTTL < 0 || o.FetchTimeout < 0 || o.MinBackoff < 0 || o.MaxBackoff < 0 {
+		return o, errors.New("app: Options durations must not be negative (except IdleTimeout)")
+	}
+	if o.LockTTL <= o.FetchTimeout {
+		return o, errors.New("app: Options.LockTTL must exceed Options.FetchTimeout, or a slow renewal would outlive its lock")
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = o.MinBackoff
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Jitter == nil {
+		o.Jitter = rand.Float64
+	}
+	return o, nil
+}
+
+func setDefault(d *time.Duration, def time.Duration) {
+	if *d == 0 {
+		*d = def
+	}
+}

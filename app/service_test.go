@@ -1,0 +1,513 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/mock/gomock"
+
+	"github.com/jwtcache/jwtcache/adapters/memory"
+	"github.com/jwtcache/jwtcache/app"
+	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/mocks"
+	"github.com/jwtcache/jwtcache/ports"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// countingIssuer hands out numbered tokens of a fixed lifetime, or fails
+// while failing is set. It is the token service of the timing tests.
+type countingIssuer struct {
+	lifetime time.Duration
+	calls    atomic.Int64
+	failing  atomic.Bool
+	mu       sync.Mutex
+	callTime []time.Time
+}
+
+func (f *countingIssuer) Issue(ctx context.Context, service string) (domain.Token, error) {
+	n := f.calls.Add(1)
+	now := time.Now()
+	f.mu.Lock()
+	f.callTime = append(f.callTime, now)
+	f.mu.Unlock()
+	if f.failing.Load() {
+		return domain.Token{}, &domain.TokenServiceError{Kind: domain.Unreachable, Service: service, Err: errors.New("connection refused")}
+	}
+	return domain.Token{
+		AccessToken: fmt.Sprintf("%s-token-%d", service, n),
+		TokenType:   "Bearer",
+		Scope:       "api.read",
+		IssuedAt:    now,
+		ExpiresAt:   now.Add(f.lifetime),
+	}, nil
+}
+
+func (f *countingIssuer) times() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Time(nil), f.callTime...)
+}
+
+func newService(t *testing.T, issuer ports.TokenIssuer, store ports.TokenStore, tweak func(*app.Options)) *app.Service {
+	t.Helper()
+	if store == nil {
+		store = memory.New(nil)
+	}
+	opts := app.Options{Issuer: issuer, Store: store, Logger: quiet, Jitter: func() float64 { return 0.5 }}
+	if tweak != nil {
+		tweak(&opts)
+	}
+	svc, err := app.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+func TestConcurrentMissesMakeOneTokenServiceCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctrl := gomock.NewController(t)
+		issuer := mocks.NewMockTokenIssuer(ctrl)
+		release := make(chan struct{})
+		now := time.Now()
+		want := domain.Token{AccessToken: "kyc-1", TokenType: "Bearer", IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
+		issuer.EXPECT().Issue(gomock.Any(), "kyc").DoAndReturn(func(context.Context, string) (domain.Token, error) {
+			<-release
+			return want, nil
+		}).Times(1)
+		svc := newService(t, issuer, nil, nil)
+		defer svc.Close()
+
+		var wg sync.WaitGroup
+		got := make([]string, 100)
+		errs := make([]error, 100)
+		for i := range 100 {
+			wg.Go(func() {
+				tok, err := svc.Token(t.Context(), "kyc")
+				got[i], errs[i] = tok.AccessToken, err
+			})
+		}
+		synctest.Wait() // all 100 are blocked on the one token-service call
+		close(release)
+		wg.Wait()
+		for i := range 100 {
+			if errs[i] != nil || got[i] != "kyc-1" {
+				t.Fatalf("caller %d got %q, %v", i, got[i], errs[i])
+			}
+		}
+		st, err := svc.Statistics(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.CacheMisses != 100 || st.TokenServiceRequests != 1 {
+			t.Fatalf("misses=%d requests=%d, want 100 and 1", st.CacheMisses, st.TokenServiceRequests)
+		}
+	})
+}
+
+func TestFreshTokenIsServedWithoutCallingTheTokenService(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctrl := gomock.NewController(t)
+		issuer := mocks.NewMockTokenIssuer(ctrl)
+		now := time.Now()
+		tok := domain.Token{AccessToken: "kyc-1", TokenType: "Bearer", IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
+		issuer.EXPECT().Issue(gomock.Any(), "kyc").Return(tok, nil).Times(1)
+		svc := newService(t, issuer, nil, nil)
+		defer svc.Close()
+
+		policy := domain.RenewalPolicy{Buffer: domain.DefaultRenewalBuffer}
+		windowStart := policy.RenewalWindowStart(tok)
+		for range 1000 {
+			if got, err := svc.Token(t.Context(), "kyc"); err != nil || got.AccessToken != "kyc-1" {
+				t.Fatalf("Token = %q, %v", got.AccessToken, err)
+			}
+		}
+		time.Sleep(windowStart.Sub(time.Now()) - time.Nanosecond)
+		synctest.Wait()
+		if got, err := svc.BearerToken(t.Context(), "kyc"); err != nil || got != "Bearer kyc-1" {
+			t.Fatalf("BearerToken = %q, %v", got, err)
+		}
+		st, _ := svc.Statistics(t.Context())
+		if st.CacheHits != 1000 || st.CacheMisses != 1 || st.HitRatio() < 0.999 {
+			t.Fatalf("hits=%d misses=%d ratio=%v", st.CacheHits, st.CacheMisses, st.HitRatio())
+		}
+	})
+}
+
+// TestRenewalKeepsCallersOutOfTheBuffer walks three hours of a one-hour
+// token in one-second steps: every token handed out is fresh, nobody ever
+// waits on the token service after the first miss, and the token service
+// sees one call per token lifetime.
+func TestRenewalKeepsCallersOutOfTheBuffer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		issuer := &countingIssuer{lifetime: time.Hour}
+		svc := newService(t, issuer, nil, nil)
+		defer svc.Close()
+		policy := domain.RenewalPolicy{Buffer: 20 * time.Second}
+
+		start := time.Now()
+		for time.Since(start) < 3*time.Hour {
+			tok, err := svc.Token(t.Context(), "kyc")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := policy.State(tok, time.Now()); s != domain.Fresh {
+				t.Fatalf("at +%v handed out a %s token (expires %v)", time.Since(start), s, tok.ExpiresAt.Sub(start))
+			}
+			time.Sleep(time.Second)
+			synctest.Wait()
+		}
+		st, _ := svc.Statistics(t.Context())
+		if st.CacheMisses != 1 {
+			t.Fatalf("callers waited on the token service %d times, want only the first miss", st.CacheMisses)
+		}
+		// Renewal starts 10-20s before each cacheExpiresAt, so three hours
+		// take the first token and three renewals.
+		if n := issuer.calls.Load(); n != 4 {
+			t.Fatalf("token service called %d times in 3h of 1h tokens, want 4", n)
+		}
+		if st.Renewals != 3 {
+			t.Fatalf("renewals = %d, want 3", st.Renewals)
+		}
+	})
+}
+
+func TestStillValidTokenIsServedWhileRenewalFailsThenNeverAfterExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		issuer := &countingIssuer{lifetime: time.Hour}
+		svc := newService(t, issuer, nil, nil)
+		defer svc.Close()
+		first, err := svc.Token(t.Context(), "kyc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		issuer.failing.Store(true)
+
+		for now := time.Now(); now.Before(first.ExpiresAt); now = time.Now() {
+			tok, err := svc.Token(t.Context(), "kyc")
+			if err != nil || tok.AccessToken != first.AccessToken {
+				t.Fatalf("at %v before expiry: Token = %q, %v; want the old token", first.ExpiresAt.Sub(now), tok.AccessToken, err)
+			}
+			time.Sleep(time.Second)
+			synctest.Wait()
+		}
+		tok, err := svc.Token(t.Context(), "kyc")
+		var tse *domain.TokenServiceError
+		if !errors.As(err, &tse) || tse.Kind != domain.Unreachable {
+			t.Fatalf("after expiry Token = %q, %v; want an Unreachable error", tok.AccessToken, err)
+		}
+		st, _ := svc.Statistics(t.Context())
+		if st.RenewalFailures == 0 || st.TokenServiceFailures == 0 {
+			t.Fatalf("failures not counted: %+v", st)
+		}
+		h := svc.Health(t.Context())
+		if h.TokenService.Status != app.StatusDown || h.Status != app.StatusDown {
+			t.Fatalf("health = %+v; want token service DOWN and overall DOWN (no valid token)", h)
+		}
+
+		issuer.failing.Store(false)
+		tok, err = svc.Token(t.Context(), "kyc")
+		if err != nil || tok.Expired(time.Now()) {
+			t.Fatalf("after recovery Token = %v, %v", tok, err)
+		}
+		if h := svc.Health(t.Context()); h.Status != app.StatusUp {
+			t.Fatalf("health after recovery = %+v", h)
+		}
+	})
+}
+
+func TestFailingRenewalBacksOffExponentially(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		issuer := &countingIssuer{lifetime: time.Hour}
+		svc := newService(t, issuer, nil, func(o *app.Options) {
+			o.Jitter = func() float64 { return 0 } // delay = half the exponential step
+			o.MinBackoff = 2 * time.Second
+			o.MaxBackoff = 16 * time.Second
+			o.Policy = &domain.RenewalPolicy{Buffer: 5 * time.Minute}
+		})
+		defer svc.Close()
+		first, _ := svc.Token(t.Context(), "kyc")
+		issuer.failing.Store(true)
+		// Keep the token in use so it is not idle, until it expires.
+		for time.Now().Before(first.ExpiresAt) {
+			_, _ = svc.Token(t.Context(), "kyc")
+			time.Sleep(time.Minute)
+			synctest.Wait()
+		}
+		calls := issuer.times()[1:]
+		if len(calls) < 8 {
+			t.Fatalf("only %d renewal attempts", len(calls))
+		}
+		want := []time.Duration{1, 2, 4, 8, 8, 8}
+		for i, w := range want {
+			if got := calls[i+1].Sub(calls[i]); got != w*time.Second {
+				t.Fatalf("retry %d came after %v, want %v (all: %v)", i+1, got, w*time.Second, calls)
+			}
+		}
+		if last := calls[len(calls)-1]; !last.Before(first.ExpiresAt) {
+			t.Fatalf("retried at %v, after the token expired at %v", last, first.ExpiresAt)
+		}
+	})
+}
+
+func TestIdleTokenIsNotRenewedAndIsFetchedAgainOnDemand(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		issuer := &countingIssuer{lifetime: time.Hour}
+		svc := newService(t, issuer, nil, func(o *app.Options) { o.IdleTimeout = 10 * time.Minute })
+		defer svc.Close()
+		first, _ := svc.Token(t.Context(), "kyc")
+		time.Sleep(time.Until(first.ExpiresAt) + time.Minute)
+		synctest.Wait()
+		if n := issuer.calls.Load(); n != 1 {
+			t.Fatalf("an idle token was renewed: %d calls", n)
+		}
+		tok, err := svc.Token(t.Context(), "kyc")
+		if err != nil || tok.AccessToken == first.AccessToken {
+			t.Fatalf("Token after idle expiry = %q, %v", tok.AccessToken, err)
+		}
+		if n := issuer.calls.Load(); n != 2 {
+			t.Fatalf("calls = %d, want 2", n)
+		}
+	})
+}
+
+func TestTokenUsedJustBeforeItsBufferButNeverRenewedIsRenewedOnDemand(t *testing.T) {
+	// A token that is due (inside its buffer) with no failing renewal is
+	// not served: the caller waits for a new one.
+	synctest.Test(t, func(t *testing.T) {
+		issuer := &countingIssuer{lifetime: time.Hour}
+		svc := newService(t, issuer, nil, func(o *app.Options) { o.IdleTimeout = time.Minute })
+		defer svc.Close()
+		first, _ := svc.Token(t.Context(), "kyc")
+		time.Sleep(time.Until(first.ExpiresAt) - 5*time.Second) // inside the 20s buffer
+		tok, err := svc.Token(t.Context(), "kyc")
+		if err != nil || tok.AccessToken == first.AccessToken {
+			t.Fatalf("got %q, %v; want a new token", tok.AccessToken, err)
+		}
+	})
+}
+
+func TestRefreshEvictAndStatus(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		issuer := &countingIssuer{lifetime: time.Hour}
+		svc := newService(t, issuer, nil, nil)
+		defer svc.Close()
+		ctx := t.Context()
+
+		st, err := svc.Status(ctx, "kyc")
+		if err != nil || st.Exists {
+			t.Fatalf("Status before any token = %+v, %v", st, err)
+		}
+		first, _ := svc.Token(ctx, "kyc")
+		time.Sleep(10 * time.Second)
+		st, err = svc.Status(ctx, "kyc")
+		if err != nil || !st.Exists || st.SecondsUntilExpiry != 3590 || st.SecondsUntilCacheExpiry != 3570 || st.NeedsRenewal() || st.Expired() {
+			t.Fatalf("Status = %+v, %v", st, err)
+		}
+
+		refreshed, err := svc.Refresh(ctx, "kyc")
+		if err != nil || refreshed.AccessToken == first.AccessToken {
+			t.Fatalf("Refresh = %q, %v", refreshed.AccessToken, err)
+		}
+		if tok, _ := svc.Token(ctx, "kyc"); tok.AccessToken != refreshed.AccessToken {
+			t.Fatalf("Token after Refresh = %q, want %q", tok.AccessToken, refreshed.AccessToken)
+		}
+
+		ev, err := svc.Evict(ctx, "kyc")
+		if err != nil || !ev.Removed || ev.Token.ExpiresAt != refreshed.ExpiresAt {
+			t.Fatalf("Evict = %+v, %v", ev, err)
+		}
+		if ev, err := svc.Evict(ctx, "kyc"); err != nil || ev.Removed {
+			t.Fatalf("second Evict = %+v, %v", ev, err)
+		}
+		if st, _ := svc.Status(ctx, "kyc"); st.Exists {
+			t.Fatalf("Status after Evict = %+v", st)
+		}
+		all, err := svc.Statuses(ctx)
+		if err != nil || len(all.Tokens) != 0 {
+			t.Fatalf("Statuses after Evict = %+v, %v", all, err)
+		}
+		calls := issuer.calls.Load()
+		time.Sleep(2 * time.Hour)
+		synctest.Wait()
+		if issuer.calls.Load() != calls {
+			t.Fatal("an evicted token kept being renewed")
+		}
+		tok, err := svc.Token(ctx, "kyc")
+		if err != nil || tok.AccessToken == refreshed.AccessToken {
+			t.Fatalf("Token after Evict = %q, %v", tok.AccessToken, err)
+		}
+	})
+}
+
+func TestRefreshReportsFailureButTokenKeepsServing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		issuer := &countingIssuer{lifetime: time.Hour}
+		svc := newService(t, issuer, nil, nil)
+		defer svc.Close()
+		first, _ := svc.Token(t.Context(), "kyc")
+		issuer.failing.Store(true)
+		if _, err := svc.Refresh(t.Context(), "kyc"); err == nil {
+			t.Fatal("Refresh succeeded with a failing token service")
+		}
+		if tok, err := svc.Token(t.Context(), "kyc"); err != nil || tok.AccessToken != first.AccessToken {
+			t.Fatalf("Token after failed Refresh = %q, %v", tok.AccessToken, err)
+		}
+	})
+}
+
+func TestTwoReplicasOnOneStoreRenewOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		issuer := &countingIssuer{lifetime: time.Hour}
+		store := memory.New(nil)
+		a := newService(t, issuer, store, func(o *app.Options) { o.Jitter = func() float64 { return 0.2 } })
+		defer a.Close()
+		b := newService(t, issuer, store, func(o *app.Options) { o.Jitter = func() float64 { return 0.8 } })
+		defer b.Close()
+
+		ta, _ := a.Token(t.Context(), "kyc")
+		tb, _ := b.Token(t.Context(), "kyc")
+		if ta.AccessToken != tb.AccessToken || issuer.calls.Load() != 1 {
+			t.Fatalf("replicas got %q and %q with %d calls", ta.AccessToken, tb.AccessToken, issuer.calls.Load())
+		}
+		for range 10 {
+			time.Sleep(time.Hour)
+			synctest.Wait()
+			ta, _ = a.Token(t.Context(), "kyc")
+			tb, _ = b.Token(t.Context(), "kyc")
+			if ta.AccessToken != tb.AccessToken {
+				t.Fatalf("replicas diverged: %q vs %q", ta.AccessToken, tb.AccessToken)
+			}
+		}
+		if n := issuer.calls.Load(); n != 11 {
+			t.Fatalf("two replicas over 10 lifetimes made %d calls, want 11", n)
+		}
+	})
+}
+
+func TestCallerCancellationDoesNotCancelTheSharedFetch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctrl := gomock.NewController(t)
+		issuer := mocks.NewMockTokenIssuer(ctrl)
+		release := make(chan struct{})
+		now := time.Now()
+		issuer.EXPECT().Issue(gomock.Any(), "kyc").DoAndReturn(func(ctx context.Context, _ string) (domain.Token, error) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return domain.Token{}, ctx.Err()
+			}
+			return domain.Token{AccessToken: "kyc-1", IssuedAt: now, ExpiresAt: now.Add(time.Hour)}, nil
+		}).Times(1)
+		svc := newService(t, issuer, nil, nil)
+		defer svc.Close()
+
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := make(chan error, 1)
+		go func() { _, err := svc.Token(ctx, "kyc"); errc <- err }()
+		synctest.Wait()
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled caller got %v", err)
+		}
+		done := make(chan string, 1)
+		go func() { tok, _ := svc.Token(t.Context(), "kyc"); done <- tok.AccessToken }()
+		synctest.Wait()
+		close(release)
+		if got := <-done; got != "kyc-1" {
+			t.Fatalf("second caller got %q", got)
+		}
+	})
+}
+
+func TestInvalidServiceNameNeverReachesTheTokenService(t *testing.T) {
+	ctrl := gomock.NewController(t)
+	issuer := mocks.NewMockTokenIssuer(ctrl)
+	issuer.EXPECT().Issue(gomock.Any(), gomock.Any()).Times(0)
+	svc := newService(t, issuer, nil, nil)
+	defer svc.Close()
+	for _, name := range []string{"", "KYC", "kyc_1", "../etc"} {
+		if _, err := svc.Token(t.Context(), name); !errors.Is(err, domain.ErrInvalidServiceName) {
+			t.Errorf("Token(%q) = %v", name, err)
+		}
+		if _, err := svc.Refresh(t.Context(), name); !errors.Is(err, domain.ErrInvalidServiceName) {
+			t.Errorf("Refresh(%q) = %v", name, err)
+		}
+		if _, err := svc.Evict(t.Context(), name); !errors.Is(err, domain.ErrInvalidServiceName) {
+			t.Errorf("Evict(%q) = %v", name, err)
+		}
+		if _, err := svc.Status(t.Context(), name); !errors.Is(err, domain.ErrInvalidServiceName) {
+			t.Errorf("Status(%q) = %v", name, err)
+		}
+	}
+}
+
+func TestClosedServiceRefusesCalls(t *testing.T) {
+	svc := newService(t, &countingIssuer{lifetime: time.Hour}, nil, nil)
+	if err := svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Token(t.Context(), "kyc"); !errors.Is(err, domain.ErrClosed) {
+		t.Fatalf("Token after Close = %v", err)
+	}
+	if err := svc.Close(); err != nil {
+		t.Fatalf("second Close = %v", err)
+	}
+}
+
+type downStore struct {
+	*memory.Store
+}
+
+func (downStore) Ping(context.Context) error { return errors.New("connection refused") }
+
+func TestHealthIsDegradedWhenTheStoreIsDown(t *testing.T) {
+	svc := newService(t, &countingIssuer{lifetime: time.Hour}, downStore{memory.New(nil)}, nil)
+	defer svc.Close()
+	if _, err := svc.Token(t.Context(), "kyc"); err != nil {
+		t.Fatal(err)
+	}
+	h := svc.Health(t.Context())
+	if h.Status != app.StatusDegraded || h.Store.Status != app.StatusDown || h.TokenService.Status != app.StatusUp || !h.Healthy() {
+		t.Fatalf("health = %+v", h)
+	}
+}
+
+func TestOptionsAreValidated(t *testing.T) {
+	issuer := &countingIssuer{lifetime: time.Hour}
+	for name, o := range map[string]app.Options{
+		"no issuer":          {Store: memory.New(nil)},
+		"no store":           {Issuer: issuer},
+		"lock shorter":       {Issuer: issuer, Store: memory.New(nil), LockTTL: time.Second, FetchTimeout: 2 * time.Second},
+		"negative buffer":    {Issuer: issuer, Store: memory.New(nil), Policy: &domain.RenewalPolicy{Buffer: -1}},
+		"negative intervals": {Issuer: issuer, Store: memory.New(nil), CheckInterval: -1},
+	} {
+		if _, err := app.New(o); err == nil {
+			t.Errorf("%s: New accepted invalid options", name)
+		}
+	}
+}
+
+func TestCacheHitAllocatesNothing(t *testing.T) {
+	svc := newService(t, &countingIssuer{lifetime: time.Hour}, nil, nil)
+	defer svc.Close()
+	ctx := context.Background()
+	if _, err := svc.BearerToken(ctx, "kyc"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(1000, func() { _, _ = svc.BearerToken(ctx, "kyc") }); n != 0 {
+		t.Fatalf("BearerToken hit allocates %v times", n)
+	}
+	if n := testing.AllocsPerRun(1000, func() { _, _ = svc.Token(ctx, "kyc") }); n != 0 {
+		t.Fatalf("Token hit allocates %v times", n)
+	}
+}

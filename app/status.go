@@ -1,0 +1,187 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/ports"
+)
+
+// healthTimeout bounds the store ping of Health.
+const healthTimeout = time.Second
+
+// Describe is the status of tok, service's token, now. Its Renewing is
+// this process's view, which costs no store command.
+func (s *Service) Describe(service string, tok domain.Token) TokenStatus {
+	renewing := false
+	if e := s.entry(service); e != nil {
+		renewing = e.renewing.Load()
+	}
+	return s.statusOf(service, tok, s.opt.Clock.Now(), renewing)
+}
+
+func (s *Service) statusOf(service string, tok domain.Token, now time.Time, renewing bool) TokenStatus {
+	cacheExp := s.policy.CacheExpiresAt(tok)
+	return TokenStatus{
+		Service:                 service,
+		Exists:                  true,
+		TokenType:               tok.TokenType,
+		Scope:                   tok.Scope,
+		Lifetime:                tok.Lifetime(),
+		IssuedAt:                tok.IssuedAt,
+		ExpiresAt:               tok.ExpiresAt,
+		CacheExpiresAt:          cacheExp,
+		SecondsUntilExpiry:      wholeSeconds(tok.ExpiresAt.Sub(now)),
+		SecondsUntilCacheExpiry: wholeSeconds(cacheExp.Sub(now)),
+		State:                   s.policy.State(tok, now),
+		Renewing:                renewing,
+		At:                      now,
+	}
+}
+
+func wholeSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64(d / time.Second)
+}
+
+// Status describes service's cached token without fetching one: Exists is
+// false when nothing is cached. The shared store is the truth; when it
+// cannot be read, this replica's near cache answers. Renewing covers every
+// replica sharing the store.
+func (s *Service) Status(ctx context.Context, service string) (TokenStatus, error) {
+	if err := domain.ValidateServiceName(service); err != nil {
+		return TokenStatus{}, err
+	}
+	now := s.opt.Clock.Now()
+	tok, err := s.opt.Store.Get(ctx, service)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return TokenStatus{Service: service, At: now}, nil
+	case err != nil:
+		e := s.entry(service)
+		if e == nil || e.cur.Load() == nil {
+			return TokenStatus{}, err
+		}
+		s.log.Warn("status from the near cache; store unreadable", "service", service, "err", err)
+		return s.statusOf(service, e.cur.Load().tok, now, e.renewing.Load()), nil
+	}
+	renewing := s.renewing(ctx, []string{service})
+	return s.statusOf(service, tok, now, renewing[0]), nil
+}
+
+// Statuses describes every token in the shared store.
+func (s *Service) Statuses(ctx context.Context) (Statuses, error) {
+	now := s.opt.Clock.Now()
+	all, err := s.opt.Store.List(ctx)
+	if err != nil {
+		return Statuses{}, err
+	}
+	names := make([]string, len(all))
+	for i, en := range all {
+		names[i] = en.Service
+	}
+	renewing := s.renewing(ctx, names)
+	out := Statuses{At: now, Tokens: make([]TokenStatus, len(all))}
+	for i, en := range all {
+		out.Tokens[i] = s.statusOf(en.Service, en.Token, now, renewing[i])
+	}
+	return out, nil
+}
+
+// renewing reports, per service, whether a renewal runs here or, by its
+// lock, on any replica. A locker error leaves only the local view.
+func (s *Service) renewing(ctx context.Context, services []string) []bool {
+	held, err := s.opt.Locker.Held(ctx, services)
+	if err != nil || len(held) != len(services) {
+		held = make([]bool, len(services))
+	}
+	for i, name := range services {
+		if e := s.entry(name); e != nil && e.renewing.Load() {
+			held[i] = true
+		}
+	}
+	return held
+}
+
+// Statistics counts the tokens in the shared store by state and reports
+// this process's request counters.
+func (s *Service) Statistics(ctx context.Context) (Statistics, error) {
+	all, err := s.Statuses(ctx)
+	if err != nil {
+		return Statistics{}, err
+	}
+	st := Statistics{At: all.At, TotalTokens: len(all.Tokens)}
+	for _, t := range all.Tokens {
+		if t.Expired() {
+			st.ExpiredTokens++
+		} else {
+			st.ActiveTokens++
+		}
+		if t.Renewing {
+			st.RenewingTokens++
+		}
+	}
+	c := &s.counters
+	st.CacheHits = c.hits.Load()
+	st.CacheMisses = c.misses.Load()
+	st.TokenServiceRequests = c.requests.Load()
+	st.TokenServiceFailures = c.failures.Load()
+	st.Renewals = c.renewals.Load()
+	st.RenewalFailures = c.renewalFailures.Load()
+	st.ForcedRefreshes = c.forced.Load()
+	st.Evictions = c.evictions.Load()
+	return st, nil
+}
+
+// Health reports the store (pinged) and the token service (the outcome of
+// the latest call; it is not called just to check it, since that would
+// issue a token). UP: both answer. DEGRADED: one does not, but a valid
+// token is still at hand or can still be fetched. DOWN: nothing can be
+// served.
+func (s *Service) Health(ctx context.Context) Health {
+	now := s.opt.Clock.Now()
+	h := Health{At: now, Store: ComponentHealth{Status: StatusUp}, TokenService: ComponentHealth{Status: StatusUp}}
+	if s.closed.Load() {
+		h.Status = StatusDown
+		h.Store = ComponentHealth{Status: StatusDown, Detail: "shutting down"}
+		h.TokenService = h.Store
+		return h
+	}
+	if p, ok := s.opt.Store.(ports.Pinger); ok {
+		pctx, cancel := context.WithTimeout(ctx, healthTimeout)
+		err := p.Ping(pctx)
+		cancel()
+		if err != nil {
+			h.Store = ComponentHealth{Status: StatusDown, Detail: err.Error()}
+		}
+	}
+	if o := s.issuerSeen.Load(); o == nil {
+		h.TokenService.Detail = "no token requested yet"
+	} else if !o.ok {
+		h.TokenService = ComponentHealth{Status: StatusDown, Detail: o.detail}
+	}
+	switch {
+	case h.Store.Status == StatusUp && h.TokenService.Status == StatusUp:
+		h.Status = StatusUp
+	case h.TokenService.Status == StatusUp:
+		h.Status = StatusDegraded // tokens can still be fetched, per replica
+	case s.hasValidToken(now):
+		h.Status = StatusDegraded // the token service is failing, but valid tokens are served
+	default:
+		h.Status = StatusDown
+	}
+	return h
+}
+
+func (s *Service) hasValidToken(now time.Time) bool {
+	for _, e := range s.snapshot() {
+		if c := e.cur.Load(); c != nil && !c.tok.Expired(now) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,116 @@
+package app
+
+import (
+	"time"
+
+	"github.com/jwtcache/jwtcache/domain"
+)
+
+// TokenStatus describes one service's cached token at one instant, without
+// the credential. It is what the status endpoints show.
+type TokenStatus struct {
+	Service string
+	// Exists is false when nothing is cached for Service; the other fields
+	// are then zero.
+	Exists    bool
+	TokenType string
+	Scope     string
+	// Lifetime is the token's expires_in.
+	Lifetime       time.Duration
+	IssuedAt       time.Time
+	ExpiresAt      time.Time
+	CacheExpiresAt time.Time
+	// SecondsUntilExpiry and SecondsUntilCacheExpiry are whole seconds from
+	// At, rounded down and never negative.
+	SecondsUntilExpiry      int64
+	SecondsUntilCacheExpiry int64
+	State                   domain.State
+	// Renewing is true while a renewal of this service runs on any replica
+	// sharing the store.
+	Renewing bool
+	// At is the instant the status describes.
+	At time.Time
+}
+
+// Expired reports whether the token is past its expiry at At.
+func (s TokenStatus) Expired() bool { return s.Exists && s.State == domain.Expired }
+
+// CacheExpired reports whether the token is past its cacheExpiresAt at At.
+func (s TokenStatus) CacheExpired() bool { return s.Exists && s.State != domain.Fresh }
+
+// NeedsRenewal reports whether the token should be (or is being) replaced:
+// it is inside its renewal buffer or expired.
+func (s TokenStatus) NeedsRenewal() bool { return s.CacheExpired() }
+
+// Statuses is the status of every cached token.
+type Statuses struct {
+	At     time.Time
+	Tokens []TokenStatus
+}
+
+// Statistics are the cache's counters. Token counts describe the shared
+// store; the request counters are this process's since it started.
+type Statistics struct {
+	At             time.Time
+	TotalTokens    int
+	ActiveTokens   int
+	ExpiredTokens  int
+	RenewingTokens int
+
+	CacheHits            uint64
+	CacheMisses          uint64
+	TokenServiceRequests uint64
+	TokenServiceFailures uint64
+	Renewals             uint64
+	RenewalFailures      uint64
+	ForcedRefreshes      uint64
+	Evictions            uint64
+}
+
+// HitRatio is hits / (hits + misses), or 0 before the first request.
+func (s Statistics) HitRatio() float64 {
+	total := s.CacheHits + s.CacheMisses
+	if total == 0 {
+		return 0
+	}
+	return float64(s.CacheHits) / float64(total)
+}
+
+// HealthStatus is the overall or a component's health.
+type HealthStatus string
+
+// The health statuses of the guide's health endpoint.
+const (
+	StatusUp       HealthStatus = "UP"
+	StatusDegraded HealthStatus = "DEGRADED"
+	StatusDown     HealthStatus = "DOWN"
+)
+
+// ComponentHealth is the health of one dependency.
+type ComponentHealth struct {
+	Status HealthStatus
+	// Detail says why a component is not UP, without secrets.
+	Detail string
+}
+
+// Health is the service's health: UP when the store and the token service
+// answer; DEGRADED when one of them does not but tokens can still be
+// served; DOWN when no token can be served.
+type Health struct {
+	At           time.Time
+	Status       HealthStatus
+	Store        ComponentHealth
+	TokenService ComponentHealth
+}
+
+// Healthy reports whether the service can serve tokens (UP or DEGRADED).
+func (h Health) Healthy() bool { return h.Status != StatusDown }
+
+// Eviction is what Evict removed.
+type Eviction struct {
+	Service string
+	// Removed is false when nothing was cached for Service.
+	Removed bool
+	// Token describes the removed token (no credential), when Removed.
+	Token TokenStatus
+}
