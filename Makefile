@@ -1,0 +1,49 @@
+# jwtcache — the token cache. `make run` serves on :8080 with the in-memory
+# store and the built-in development token service; `make test` runs every
+# test with the race detector.
+
+GO        ?= go
+BIN       := bin/jwtcache
+PKGS      := ./...
+BENCHTIME ?= 1s
+
+export PATH := $(PATH):/usr/local/go/bin:$(shell $(GO) env GOPATH 2>/dev/null)/bin
+
+.PHONY: all build run test test-short bench soak generate fmt vet check-generate clean
+
+all: build test
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/jwtcache
+
+# The development setup: memory store, and a built-in token service that
+# signs real JWTs (it says so loudly in the log). Point JWT_TOKEN_SERVICE_URL
+# at a real token service to use that one instead.
+run: build
+	./$(BIN) serve --dev
+
+test: vet
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+# The same without the slow multi-process and cluster tests.
+test-short:
+	$(GO) test -race -short -count=1 $(PKGS)
+
+bench: build
+	$(GO) test -run "^$$" -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+generate:
+	$(GO) generate ./...
+
+check-generate: generate
+	git diff --exit-code -- mocks adapters
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet $(PKGS)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,214 @@
+// Command jwtcache is the token cache service.
+//
+//	jwtcache [serve] [--config FILE] [--dev]   serve the REST API (the default)
+//	jwtcache dev-issuer [--addr ADDR] ...      run only the development token service
+//	jwtcache version
+//
+// Configuration comes from defaults, then the YAML file (--config or
+// JWT_CONFIG_FILE), then the environment; see the README for every key.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jwtcache/jwtcache/adapters/devissuer"
+	"github.com/jwtcache/jwtcache/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes: 2 for a usage or configuration problem, 1 for a failure at
+// run time.
+const (
+	exitOK     = 0
+	exitFail   = 1
+	exitConfig = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code, so tests can
+// call it.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serveCmd(ctx, args, environ, stderr)
+	case "dev-issuer":
+		return devIssuerCmd(ctx, args, environ, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "jwtcache", version)
+		return exitOK
+	case "help", "-h", "--help":
+		usage(stdout)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "jwtcache: unknown command %q\n", cmd)
+		usage(stderr)
+		return exitConfig
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  jwtcache [serve] [--config FILE] [--dev]
+      Serve the REST API. --dev starts the built-in development token
+      service when JWT_TOKEN_SERVICE_URL is not set.
+  jwtcache dev-issuer [--addr 127.0.0.1:9000] [--client-id ID] [--lifetime 1h]
+      Run only the development token service (secret from DEV_ISSUER_CLIENT_SECRET,
+      or generated and printed).
+  jwtcache version
+`)
+}
+
+func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config", "", "YAML configuration `file` (default: $JWT_CONFIG_FILE)")
+	dev := fs.Bool("dev", false, "start the built-in development token service when JWT_TOKEN_SERVICE_URL is not set")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	cfg, err := config.Load(config.LoadOptions{File: *configFile, Environ: environ})
+	if err != nil {
+		fmt.Fprintf(stderr, "jwtcache: invalid configuration:\n%v\n", err)
+		return exitConfig
+	}
+	logger := newLogger(cfg.Log, stderr)
+	if cfg.Origin.File != "" {
+		logger.Info("configuration file read", "file", cfg.Origin.File)
+	}
+	if len(cfg.Origin.UnknownKeys) > 0 {
+		logger.Warn("configuration file has keys jwtcache does not read (misspelt?)", "keys", cfg.Origin.UnknownKeys)
+	}
+
+	if !cfg.TokenService.Configured() {
+		if !*dev {
+			fmt.Fprintln(stderr, "jwtcache: JWT_TOKEN_SERVICE_URL (jwt.token.service.url) is not set: "+
+				"point it at your OAuth2 token endpoint, or run `jwtcache serve --dev` (`make run`) "+
+				"to use the built-in development token service")
+			return exitConfig
+		}
+		devCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		if cfg, err = startDevIssuer(devCtx, cfg, logger); err != nil {
+			fmt.Fprintf(stderr, "jwtcache: %v\n", err)
+			return exitFail
+		}
+	}
+
+	fxApp := newApp(cfg, logger)
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := fxApp.Start(startCtx); err != nil {
+		fmt.Fprintf(stderr, "jwtcache: start-up failed: %v\n", err)
+		return exitFail
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancelStop()
+	if err := fxApp.Stop(stopCtx); err != nil {
+		fmt.Fprintf(stderr, "jwtcache: shutdown: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// startDevIssuer runs the development token service in this process on a
+// free loopback port and points cfg at it.
+func startDevIssuer(ctx context.Context, cfg config.Config, logger *slog.Logger) (config.Config, error) {
+	secret := devissuer.GenerateSecret()
+	srv, err := devissuer.New(devissuer.Options{ClientID: "jwtcache-dev", ClientSecret: secret, Logger: logger.With("component", "devissuer")})
+	if err != nil {
+		return cfg, err
+	}
+	url, err := srv.ListenAndServe(ctx, "127.0.0.1:0")
+	if err != nil {
+		return cfg, err
+	}
+	cfg.TokenService.URL = url
+	cfg.TokenService.ClientID = "jwtcache-dev"
+	cfg.TokenService.ClientSecret = config.Secret(secret)
+	logger.Warn("DEVELOPMENT SETUP: JWT_TOKEN_SERVICE_URL is not set, so jwtcache started its built-in development token service. "+
+		"Its tokens are signed with a key generated at start-up and are good for nothing but development. "+
+		"Set JWT_TOKEN_SERVICE_URL, JWT_CLIENT_ID and JWT_CLIENT_SECRET for a real token service.",
+		"devTokenURL", url)
+	return cfg, nil
+}
+
+func devIssuerCmd(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("dev-issuer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:9000", "listen `address`")
+	clientID := fs.String("client-id", "jwtcache-dev", "the one client `id` accepted")
+	lifetime := fs.Duration("lifetime", devissuer.DefaultTokenLifetime, "token `lifetime`")
+	if err := fs.Parse(args); err != nil {
+		return exitConfig
+	}
+	secret := lookupEnv(environ, "DEV_ISSUER_CLIENT_SECRET")
+	generated := secret == ""
+	if generated {
+		secret = devissuer.GenerateSecret()
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	srv, err := devissuer.New(devissuer.Options{ClientID: *clientID, ClientSecret: secret, TokenLifetime: *lifetime, Logger: logger})
+	if err != nil {
+		fmt.Fprintf(stderr, "jwtcache dev-issuer: %v\n", err)
+		return exitConfig
+	}
+	url, err := srv.ListenAndServe(ctx, *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "jwtcache dev-issuer: %v\n", err)
+		return exitFail
+	}
+	logger.Warn("DEVELOPMENT token service: tokens are signed with a key generated at start-up; never use it in production")
+	fmt.Fprintf(stdout, "JWT_TOKEN_SERVICE_URL=%s\nJWT_CLIENT_ID=%s\n", url, *clientID)
+	if generated {
+		// Printed once, on purpose: this is the development client's secret,
+		// generated for this run, and the user needs it to configure jwtcache.
+		fmt.Fprintf(stdout, "JWT_CLIENT_SECRET=%s\n", secret)
+	}
+	<-ctx.Done()
+	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Close(cctx); err != nil && !errors.Is(err, context.Canceled) {
+		return exitFail
+	}
+	return exitOK
+}
+
+func lookupEnv(environ []string, name string) string {
+	for i := len(environ) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(environ[i], "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+func newLogger(c config.LogConfig, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.SlogLevel()}
+	if c.Format == config.LogJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

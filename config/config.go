@@ -1,0 +1,352 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jwtcache/jwtcache/domain"
+)
+
+// Config is jwtcache's whole configuration. Load fills it from defaults, a
+// YAML file and the environment; Default gives the defaults alone. A Config
+// built or changed by hand should be checked with Validate.
+type Config struct {
+	TokenService TokenServiceConfig
+	Cache        CacheConfig
+	Redis        RedisConfig
+	Server       ServerConfig
+	Log          LogConfig
+	// Origin says where a loaded Config came from; it is zero for Default.
+	Origin Origin
+}
+
+// Origin records where a loaded Config came from, for the start-up log.
+type Origin struct {
+	// File is the YAML file that was read, or "" when there was none.
+	File string
+	// UnknownKeys are the keys of File that jwtcache does not read, sorted.
+	// They are not an error (a Spring file holds many), but a misspelt key
+	// shows up here, so cmd should log them.
+	UnknownKeys []string
+}
+
+// AuthMethod is how the client authenticates to the token endpoint
+// (RFC 6749 §2.3.1).
+type AuthMethod string
+
+const (
+	// AuthClientSecretBasic sends the client id and secret in an HTTP Basic
+	// Authorization header, as the guide's curl example does.
+	AuthClientSecretBasic AuthMethod = "client_secret_basic"
+	// AuthClientSecretPost sends them as client_id and client_secret form
+	// fields.
+	AuthClientSecretPost AuthMethod = "client_secret_post"
+)
+
+// TokenServiceConfig is how to reach the OAuth2 token endpoint.
+type TokenServiceConfig struct {
+	// URL is the token endpoint, http or https. Empty means not configured:
+	// cmd then starts the dev issuer in dev mode and otherwise refuses to
+	// start, naming JWT_TOKEN_SERVICE_URL.
+	URL string
+	// ClientID and ClientSecret are required when URL is set.
+	ClientID     string
+	ClientSecret Secret
+	AuthMethod   AuthMethod
+	// Scope is sent as the scope parameter when not empty.
+	Scope string
+	// Audience is sent as the audience parameter when not empty (some
+	// servers call it resource).
+	Audience  string
+	GrantType string
+	// Timeout bounds one token request.
+	Timeout time.Duration
+}
+
+// Configured reports whether a token endpoint is set.
+func (t TokenServiceConfig) Configured() bool { return t.URL != "" }
+
+// CacheType is where tokens are cached.
+type CacheType string
+
+const (
+	// CacheMemory keeps tokens in this process only.
+	CacheMemory CacheType = "memory"
+	// CacheRedis keeps tokens in Redis, shared by every replica.
+	CacheRedis CacheType = "redis"
+)
+
+// CacheConfig is how tokens are cached and renewed.
+type CacheConfig struct {
+	// Type is memory or redis. Load infers it when CACHE_TYPE is unset:
+	// redis when a Redis host or address list is set, else memory.
+	Type CacheType
+	// RenewalBuffer is how long before expiry a token stops being fresh
+	// (the guide's cacheExpiresAt = expiresAt − buffer).
+	RenewalBuffer time.Duration
+	// RenewalCheckInterval is how often the scheduler looks for tokens to
+	// renew (the guide's 30 s renewal task).
+	RenewalCheckInterval time.Duration
+	// RenewalIdleTimeout stops renewing a token nobody asked for in this
+	// long; 0 renews forever.
+	RenewalIdleTimeout time.Duration
+	// CleanupInterval is how often expired tokens are removed (the guide's
+	// one-minute cleanup task).
+	CleanupInterval time.Duration
+	// LockTTL is how long a renewal lock lives if its holder dies; it is
+	// longer than TokenServiceConfig.Timeout so that a live renewer never
+	// loses its lock mid-request.
+	LockTTL time.Duration
+	// TTL caps the lifetime of a cached entry (a Redis key's TTL) whatever
+	// the token's own expiry.
+	TTL time.Duration
+}
+
+// RenewalPolicy is the domain policy for RenewalBuffer.
+func (c CacheConfig) RenewalPolicy() domain.RenewalPolicy {
+	return domain.RenewalPolicy{Buffer: c.RenewalBuffer}
+}
+
+// RedisMode is the Redis deployment to talk to, as go-redis's
+// UniversalClient picks it from the same fields.
+type RedisMode string
+
+const (
+	// RedisStandalone is one server (REDIS_HOST:REDIS_PORT or a single
+	// REDIS_ADDRS entry).
+	RedisStandalone RedisMode = "standalone"
+	// RedisCluster is a Redis Cluster: several REDIS_ADDRS, no master name.
+	RedisCluster RedisMode = "cluster"
+	// RedisSentinel is a Sentinel-managed master: REDIS_MASTER_NAME is set
+	// and the addresses are the sentinels'.
+	RedisSentinel RedisMode = "sentinel"
+)
+
+// RedisConfig is how to reach Redis, with Spring's names and units.
+type RedisConfig struct {
+	// Host and Port address a single server when Addrs is empty. Load sets
+	// Host to "localhost" (Spring's default) when the cache type is redis
+	// and no address is configured at all.
+	Host string
+	Port int
+	// Addrs is a host:port list; it overrides Host and Port. Several
+	// addresses mean a Redis Cluster, or the sentinels when MasterName is
+	// set.
+	Addrs []string
+	// MasterName selects Sentinel mode.
+	MasterName string
+	// Username is the ACL user; empty means the default user.
+	Username string
+	Password Secret
+	// Database is the logical database, 0..15; it must be 0 on a cluster.
+	Database int
+	// TLS dials with TLS.
+	TLS bool
+	// Timeout bounds dialling and each command.
+	Timeout time.Duration
+	// PoolMaxActive is the pool size, or negative (Spring's -1) for "no
+	// limit"; see PoolSize.
+	PoolMaxActive int
+	PoolMaxIdle   int
+	PoolMinIdle   int
+	// PoolMaxWait is how long to wait for a free connection; negative (the
+	// guide's -1ms) means no limit of its own, so the client's default
+	// (the command timeout plus a second in go-redis) applies.
+	PoolMaxWait time.Duration
+	// KeyPrefix starts every key jwtcache writes, so that several
+	// deployments can share a database.
+	KeyPrefix string
+}
+
+// PoolSize is the connection pool size to use: PoolMaxActive, or, for
+// Spring's "no limit", 10 per GOMAXPROCS (go-redis's own default), since
+// go-redis has no unbounded pool and that size is never the bottleneck of
+// a token cache.
+func (r RedisConfig) PoolSize() int {
+	if r.PoolMaxActive > 0 {
+		return r.PoolMaxActive
+	}
+	return 10 * runtime.GOMAXPROCS(0)
+}
+
+// Mode is the Redis deployment the configuration addresses.
+func (r RedisConfig) Mode() RedisMode {
+	switch {
+	case r.MasterName != "":
+		return RedisSentinel
+	case len(r.Addrs) > 1:
+		return RedisCluster
+	default:
+		return RedisStandalone
+	}
+}
+
+// DialAddrs is the list of addresses to dial: Addrs when set, else
+// Host:Port, else nil.
+func (r RedisConfig) DialAddrs() []string {
+	if len(r.Addrs) > 0 {
+		return slices.Clone(r.Addrs)
+	}
+	if r.Host == "" {
+		return nil
+	}
+	return []string{net.JoinHostPort(r.Host, strconv.Itoa(r.Port))}
+}
+
+// RedisAddrs is c.Redis.DialAddrs().
+func (c Config) RedisAddrs() []string { return c.Redis.DialAddrs() }
+
+// ServerConfig is where the REST API listens.
+type ServerConfig struct {
+	// Address is the interface to listen on; empty means all.
+	Address string
+	// Port is the TCP port; 0 picks a free one.
+	Port int
+}
+
+// Addr is the listen address, "address:port" (":8080" for all
+// interfaces), with IPv6 addresses bracketed.
+func (s ServerConfig) Addr() string {
+	return net.JoinHostPort(s.Address, strconv.Itoa(s.Port))
+}
+
+// LogLevel is the least severe level logged: debug, info, warn or error.
+type LogLevel string
+
+// LogFormat is how log lines are written.
+type LogFormat string
+
+const (
+	// LogText writes log/slog's key=value text.
+	LogText LogFormat = "text"
+	// LogJSON writes one JSON object per line.
+	LogJSON LogFormat = "json"
+)
+
+// LogConfig is how jwtcache logs.
+type LogConfig struct {
+	Level  LogLevel
+	Format LogFormat
+}
+
+// SlogLevel is Level as a slog.Level; anything unknown is slog.LevelInfo.
+func (l LogConfig) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	default:
+		return slog.LevelInfo
+	}
+}
+
+// Default returns the defaults of every key, as listed by Keys.
+func Default() Config {
+	var c Config
+	for _, e := range table {
+		if p := e.set(&c, e.def); p != "" {
+			panic(fmt.Sprintf("config: bad default for %s: %s", e.Env, p))
+		}
+	}
+	c.resolve()
+	return c
+}
+
+// resolve fills what depends on other keys: the inferred cache type and
+// Spring's default Redis host.
+func (c *Config) resolve() {
+	if c.Cache.Type == "" {
+		c.Cache.Type = CacheMemory
+		if c.Redis.Host != "" || len(c.Redis.Addrs) > 0 {
+			c.Cache.Type = CacheRedis
+		}
+	}
+	// Only an explicit CACHE_TYPE=redis gets here without an address; Spring
+	// then dials localhost, and so do we, rather than refusing to start.
+	if c.Cache.Type == CacheRedis && c.Redis.Host == "" && len(c.Redis.Addrs) == 0 {
+		c.Redis.Host = "localhost"
+	}
+}
+
+// FieldError is one problem with one key. Its message names the environment
+// variable and the YAML key; Problem never contains a secret.
+type FieldError struct {
+	Env     string
+	YAML    string
+	Problem string
+}
+
+// Error is "config: ENV (yaml.key): problem".
+func (e *FieldError) Error() string {
+	return "config: " + e.Env + " (" + e.YAML + "): " + e.Problem
+}
+
+// fieldError builds the FieldError of the key whose environment variable is
+// env.
+func fieldError(env, problem string) *FieldError {
+	return &FieldError{Env: env, YAML: byEnv[env].YAML, Problem: problem}
+}
+
+// ref names a key in a message about another key: "ENV (yaml.key)".
+func ref(env string) string { return env + " (" + byEnv[env].YAML + ")" }
+
+// Validate reports every problem of c, each as a *FieldError, joined with
+// errors.Join: values out of range and combinations that cannot work. Load
+// calls it; call it again after changing a Config by hand.
+func (c Config) Validate() error { return errors.Join(c.problems()...) }
+
+func (c Config) problems() []error {
+	var errs []error
+	for _, e := range table {
+		if e.check == nil {
+			continue
+		}
+		if p := e.check(&c); p != "" {
+			errs = append(errs, fieldError(e.Env, p))
+		}
+	}
+
+	ts := c.TokenService
+	if ts.Configured() {
+		need := " is required when " + ref("JWT_TOKEN_SERVICE_URL") + " is set"
+		if strings.TrimSpace(ts.ClientID) == "" {
+			errs = append(errs, fieldError("JWT_CLIENT_ID", "a client id"+need))
+		}
+		if ts.ClientSecret == "" {
+			errs = append(errs, fieldError("JWT_CLIENT_SECRET", "a client secret"+need))
+		}
+		if strings.TrimSpace(ts.GrantType) == "" {
+			errs = append(errs, fieldError("JWT_GRANT_TYPE", "a grant type"+need))
+		}
+	}
+
+	if c.Cache.LockTTL > 0 && c.Cache.LockTTL <= ts.Timeout {
+		errs = append(errs, fieldError("JWT_LOCK_TTL", fmt.Sprintf(
+			"%s must be longer than %s %s, or a lock could expire while its renewer still waits for the token service",
+			c.Cache.LockTTL, ref("JWT_TOKEN_TIMEOUT"), ts.Timeout)))
+	}
+
+	r := c.Redis
+	if r.PoolMinIdle > r.PoolMaxIdle && r.PoolMaxIdle >= 0 {
+		errs = append(errs, fieldError("REDIS_POOL_MIN_IDLE", fmt.Sprintf(
+			"%d is more than %s %d", r.PoolMinIdle, ref("REDIS_POOL_MAX_IDLE"), r.PoolMaxIdle)))
+	}
+	if c.Cache.Type == CacheRedis && len(r.DialAddrs()) == 0 {
+		errs = append(errs, fieldError("CACHE_TYPE", "redis needs "+ref("REDIS_HOST")+" or "+ref("REDIS_ADDRS")))
+	}
+	if r.Mode() == RedisCluster && r.Database != 0 {
+		errs = append(errs, fieldError("REDIS_DATABASE", fmt.Sprintf(
+			"%d: a Redis Cluster (several %s) has only database 0", r.Database, ref("REDIS_ADDRS"))))
+	}
+	return errs
+}

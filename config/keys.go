@@ -1,0 +1,215 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// KeyDoc documents one configuration key.
+type KeyDoc struct {
+	// Env is the environment variable, by the guide's exact name.
+	Env string
+	// YAML is the dotted key in the YAML file, in the guide's Spring tree.
+	YAML string
+	// Type is the accepted format.
+	Type string
+	// Default is the value used when the key is set nowhere.
+	Default string
+	// Meaning says what the key does.
+	Meaning string
+	// Secret is true for keys whose value is never shown.
+	Secret bool
+}
+
+// entry is one row of the table: its documentation, its raw default (what
+// Default and Load parse when nothing else sets the key) and its binding.
+type entry struct {
+	KeyDoc
+	def string
+	binding
+}
+
+// Type texts shared by several rows.
+const (
+	durSeconds = "duration; a bare number is seconds (20), or 20s, 1m30s, 7d, PT20S"
+	durMillis  = "duration; a bare number is milliseconds (2000), or 2000ms, 2s, PT2S"
+)
+
+// table is the single source of truth for every key: Keys, MarkdownTable,
+// Default, Load and Validate all read it.
+var table = []entry{
+	// Token service.
+	{KeyDoc: KeyDoc{Env: "JWT_TOKEN_SERVICE_URL", YAML: "jwt.token.service.url", Type: "http or https URL", Default: "(none)",
+		Meaning: "OAuth2 token endpoint. Unset means not configured: jwtcache then refuses to start, naming this variable, unless in dev mode, which starts the dev issuer"},
+		binding: urlValue(func(c *Config) *string { return &c.TokenService.URL })},
+	{KeyDoc: KeyDoc{Env: "JWT_CLIENT_ID", YAML: "jwt.token.client.id", Type: "string", Default: "(none)",
+		Meaning: "OAuth2 client id; required when JWT_TOKEN_SERVICE_URL is set"},
+		binding: stringValue(func(c *Config) *string { return &c.TokenService.ClientID }, nil)},
+	{KeyDoc: KeyDoc{Env: "JWT_CLIENT_SECRET", YAML: "jwt.token.client.secret", Type: "secret string", Default: "(none)", Secret: true,
+		Meaning: "OAuth2 client secret; required when JWT_TOKEN_SERVICE_URL is set. Never logged or shown"},
+		binding: secretValue(func(c *Config) *Secret { return &c.TokenService.ClientSecret })},
+	{KeyDoc: KeyDoc{Env: "JWT_CLIENT_AUTH_METHOD", YAML: "jwt.token.client.auth-method", Type: "client_secret_basic or client_secret_post",
+		Meaning: "how the client authenticates: HTTP Basic header, or client_id/client_secret form fields"},
+		def:     string(AuthClientSecretBasic),
+		binding: enumValue(func(c *Config) *AuthMethod { return &c.TokenService.AuthMethod }, AuthClientSecretBasic, AuthClientSecretPost)},
+	{KeyDoc: KeyDoc{Env: "JWT_TOKEN_SCOPE", YAML: "jwt.token.scope", Type: "string (space-separated scopes)", Default: "(none)",
+		Meaning: "scope requested with every token; none sent when unset"},
+		binding: stringValue(func(c *Config) *string { return &c.TokenService.Scope }, nil)},
+	{KeyDoc: KeyDoc{Env: "JWT_TOKEN_AUDIENCE", YAML: "jwt.token.audience", Type: "string", Default: "(none)",
+		Meaning: "audience (resource) requested with every token; none sent when unset"},
+		binding: stringValue(func(c *Config) *string { return &c.TokenService.Audience }, nil)},
+	{KeyDoc: KeyDoc{Env: "JWT_GRANT_TYPE", YAML: "jwt.token.grant.type", Type: "string",
+		Meaning: "grant_type sent to the token endpoint"},
+		def:     "client_credentials",
+		binding: stringValue(func(c *Config) *string { return &c.TokenService.GrantType }, nil)},
+	{KeyDoc: KeyDoc{Env: "JWT_TOKEN_TIMEOUT", YAML: "jwt.token.timeout", Type: durSeconds,
+		Meaning: "time limit of one token request; must be more than 0"},
+		def:     "10s",
+		binding: durationValue(func(c *Config) *time.Duration { return &c.TokenService.Timeout }, time.Second, positive)},
+
+	// Cache and renewal.
+	{KeyDoc: KeyDoc{Env: "JWT_RENEWAL_BUFFER", YAML: "jwt.token.cache.renewal.buffer", Type: durSeconds,
+		Meaning: "how long before expiry a token is renewed (cacheExpiresAt = expiresAt - buffer); at least 0"},
+		def:     "20s",
+		binding: durationValue(func(c *Config) *time.Duration { return &c.Cache.RenewalBuffer }, time.Second, nonNegative)},
+	{KeyDoc: KeyDoc{Env: "JWT_RENEWAL_CHECK_INTERVAL", YAML: "jwt.token.cache.renewal.check-interval", Type: durSeconds,
+		Meaning: "how often the scheduler looks for tokens to renew; more than 0"},
+		def:     "30s",
+		binding: durationValue(func(c *Config) *time.Duration { return &c.Cache.RenewalCheckInterval }, time.Second, positive)},
+	{KeyDoc: KeyDoc{Env: "JWT_RENEWAL_IDLE_TIMEOUT", YAML: "jwt.token.cache.renewal.idle-timeout", Type: durSeconds,
+		Meaning: "a token nobody asked for in this long is no longer renewed; 0 renews forever"},
+		def:     "1h",
+		binding: durationValue(func(c *Config) *time.Duration { return &c.Cache.RenewalIdleTimeout }, time.Second, nonNegative)},
+	{KeyDoc: KeyDoc{Env: "JWT_CLEANUP_INTERVAL", YAML: "jwt.token.cache.cleanup-interval", Type: durSeconds,
+		Meaning: "how often expired tokens are removed; more than 0"},
+		def:     "60s",
+		binding: durationValue(func(c *Config) *time.Duration { return &c.Cache.CleanupInterval }, time.Second, positive)},
+	{KeyDoc: KeyDoc{Env: "JWT_LOCK_TTL", YAML: "jwt.token.cache.lock-ttl", Type: durSeconds,
+		Meaning: "expiry of a renewal lock whose holder died; must be longer than JWT_TOKEN_TIMEOUT"},
+		def:     "30s",
+		binding: durationValue(func(c *Config) *time.Duration { return &c.Cache.LockTTL }, time.Second, positive)},
+	{KeyDoc: KeyDoc{Env: "CACHE_TYPE", YAML: "spring.cache.type", Type: "memory or redis",
+		Default: "redis if REDIS_HOST or REDIS_ADDRS is set, else memory",
+		Meaning: "where tokens are cached: this process only, or Redis shared by all replicas"},
+		binding: enumValue(func(c *Config) *CacheType { return &c.Cache.Type }, CacheMemory, CacheRedis)},
+	{KeyDoc: KeyDoc{Env: "CACHE_TTL", YAML: "spring.cache.redis.time-to-live", Type: durMillis,
+		Meaning: "longest time a token stays cached (a Redis key's TTL), whatever its expiry; more than 0"},
+		def:     "30m",
+		binding: durationValue(func(c *Config) *time.Duration { return &c.Cache.TTL }, time.Millisecond, positive)},
+
+	// Redis.
+	{KeyDoc: KeyDoc{Env: "REDIS_HOST", YAML: "spring.data.redis.host", Type: "host name or IP address",
+		Default: "(none); localhost when CACHE_TYPE=redis and no address is set",
+		Meaning: "Redis server host"},
+		binding: hostValue(func(c *Config) *string { return &c.Redis.Host })},
+	{KeyDoc: KeyDoc{Env: "REDIS_PORT", YAML: "spring.data.redis.port", Type: "integer 1..65535",
+		Meaning: "Redis server port"},
+		def:     "6379",
+		binding: intValue(func(c *Config) *int { return &c.Redis.Port }, intRange(1, 65535))},
+	{KeyDoc: KeyDoc{Env: "REDIS_ADDRS", YAML: "spring.data.redis.cluster.nodes", Type: "comma-separated host:port list (or a YAML list)", Default: "(none)",
+		Meaning: "Redis addresses, overriding REDIS_HOST and REDIS_PORT: several mean a Redis Cluster, or the sentinels with REDIS_MASTER_NAME"},
+		binding: addrListValue(func(c *Config) *[]string { return &c.Redis.Addrs })},
+	{KeyDoc: KeyDoc{Env: "REDIS_MASTER_NAME", YAML: "spring.data.redis.sentinel.master", Type: "string", Default: "(none)",
+		Meaning: "Sentinel master name; setting it selects Sentinel, at REDIS_ADDRS or REDIS_HOST:REDIS_PORT"},
+		binding: stringValue(func(c *Config) *string { return &c.Redis.MasterName }, nil)},
+	{KeyDoc: KeyDoc{Env: "REDIS_USERNAME", YAML: "spring.data.redis.username", Type: "string", Default: "(none)",
+		Meaning: "Redis ACL user; the default user when unset"},
+		binding: stringValue(func(c *Config) *string { return &c.Redis.Username }, nil)},
+	{KeyDoc: KeyDoc{Env: "REDIS_PASSWORD", YAML: "spring.data.redis.password", Type: "secret string", Default: "(none)", Secret: true,
+		Meaning: "Redis password. Never logged or shown"},
+		binding: secretValue(func(c *Config) *Secret { return &c.Redis.Password })},
+	{KeyDoc: KeyDoc{Env: "REDIS_DATABASE", YAML: "spring.data.redis.database", Type: "integer 0..15",
+		Meaning: "Redis logical database; must be 0 on a cluster"},
+		def:     "0",
+		binding: intValue(func(c *Config) *int { return &c.Redis.Database }, intRange(0, 15))},
+	{KeyDoc: KeyDoc{Env: "REDIS_TLS", YAML: "spring.data.redis.ssl.enabled", Type: "boolean (true/false, yes/no, on/off, 1/0)",
+		Meaning: "dial Redis with TLS"},
+		def:     "false",
+		binding: boolValue(func(c *Config) *bool { return &c.Redis.TLS })},
+	{KeyDoc: KeyDoc{Env: "REDIS_TIMEOUT", YAML: "spring.data.redis.timeout", Type: durMillis,
+		Meaning: "time limit of dialling and of each Redis command; more than 0"},
+		def:     "2000ms",
+		binding: durationValue(func(c *Config) *time.Duration { return &c.Redis.Timeout }, time.Millisecond, positive)},
+	{KeyDoc: KeyDoc{Env: "REDIS_POOL_MAX_ACTIVE", YAML: "spring.data.redis.lettuce.pool.max-active", Type: "integer >= 1, or -1",
+		Meaning: "connection pool size; -1 (Spring's \"no limit\") means 10 per CPU, go-redis's default"},
+		def:     "8",
+		binding: intValue(func(c *Config) *int { return &c.Redis.PoolMaxActive }, poolMaxActive)},
+	{KeyDoc: KeyDoc{Env: "REDIS_POOL_MAX_IDLE", YAML: "spring.data.redis.lettuce.pool.max-idle", Type: "integer >= 0",
+		Meaning: "most idle connections kept open"},
+		def:     "8",
+		binding: intValue(func(c *Config) *int { return &c.Redis.PoolMaxIdle }, intAtLeast(0))},
+	{KeyDoc: KeyDoc{Env: "REDIS_POOL_MIN_IDLE", YAML: "spring.data.redis.lettuce.pool.min-idle", Type: "integer >= 0",
+		Meaning: "idle connections kept open ahead of need; at most REDIS_POOL_MAX_IDLE"},
+		def:     "0",
+		binding: intValue(func(c *Config) *int { return &c.Redis.PoolMinIdle }, intAtLeast(0))},
+	{KeyDoc: KeyDoc{Env: "REDIS_POOL_MAX_WAIT", YAML: "spring.data.redis.lettuce.pool.max-wait", Type: durMillis,
+		Meaning: "how long to wait for a free connection; negative (-1ms) means no limit of its own: REDIS_TIMEOUT plus 1s"},
+		def:     "-1ms",
+		binding: durationValue(func(c *Config) *time.Duration { return &c.Redis.PoolMaxWait }, time.Millisecond, nil)},
+	{KeyDoc: KeyDoc{Env: "REDIS_KEY_PREFIX", YAML: "spring.data.redis.key-prefix", Type: "1 to 64 of A-Z a-z 0-9 _ . -",
+		Meaning: "prefix of every Redis key jwtcache writes"},
+		def:     "jwtcache",
+		binding: stringValue(func(c *Config) *string { return &c.Redis.KeyPrefix }, checkKeyPrefix)},
+
+	// Server and logging.
+	{KeyDoc: KeyDoc{Env: "SERVER_PORT", YAML: "server.port", Type: "integer 0..65535",
+		Meaning: "REST API port; 0 picks a free port"},
+		def:     "8080",
+		binding: intValue(func(c *Config) *int { return &c.Server.Port }, intRange(0, 65535))},
+	{KeyDoc: KeyDoc{Env: "SERVER_ADDRESS", YAML: "server.address", Type: "host name or IP address", Default: "(all interfaces)",
+		Meaning: "REST API listen address"},
+		binding: hostValue(func(c *Config) *string { return &c.Server.Address })},
+	{KeyDoc: KeyDoc{Env: "LOG_LEVEL", YAML: "logging.level", Type: "debug, info, warn or error (any case)",
+		Meaning: "least severe level logged"},
+		def:     "info",
+		binding: enumValue(func(c *Config) *LogLevel { return &c.Log.Level }, "debug", "info", "warn", "error")},
+	{KeyDoc: KeyDoc{Env: "LOG_FORMAT", YAML: "logging.format", Type: "text or json",
+		Meaning: "log line format"},
+		def:     string(LogText),
+		binding: enumValue(func(c *Config) *LogFormat { return &c.Log.Format }, LogText, LogJSON)},
+}
+
+// byEnv and byKey index table by environment variable and by canonical
+// YAML key.
+var (
+	byEnv = map[string]*entry{}
+	byKey = map[string]*entry{}
+)
+
+func init() {
+	for i := range table {
+		e := &table[i]
+		if e.Default == "" {
+			e.Default = e.def
+		}
+		byEnv[e.Env] = e
+		byKey[canonicalKey(e.YAML)] = e
+	}
+}
+
+// canonicalKey applies a little of Spring's relaxed binding, so that
+// maxActive, max_active and max-active name the same key.
+func canonicalKey(k string) string {
+	return strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(k))
+}
+
+// Keys documents every configuration key, in the order of the README table.
+func Keys() []KeyDoc {
+	out := make([]KeyDoc, len(table))
+	for i, e := range table {
+		out[i] = e.KeyDoc
+	}
+	return out
+}
+
+// MarkdownTable renders Keys as the Markdown table of README.md.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| Environment variable | YAML key | Format | Default | Meaning |\n")
+	b.WriteString("|---|---|---|---|---|\n")
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+	for _, k := range Keys() {
+		b.WriteString("| `" + k.Env + "` | `" + k.YAML + "` | " + cell(k.Type) + " | " + cell(k.Default) + " | " + cell(k.Meaning) + " |\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,236 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/confmap"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/v2"
+)
+
+// FileEnv names the YAML file to read when LoadOptions.File is empty.
+const FileEnv = "JWT_CONFIG_FILE"
+
+// LoadOptions says where Load reads from. The zero value reads the
+// environment of the process and the file JWT_CONFIG_FILE names, if any.
+type LoadOptions struct {
+	// File is the YAML file to read (the --config flag). Optional: when
+	// empty, JWT_CONFIG_FILE in Environ names it; when that is empty too,
+	// no file is read.
+	File string
+	// Environ is the environment, as "NAME=value" strings. Optional: nil
+	// means os.Environ(); tests pass their own (an empty, non-nil slice for
+	// none).
+	Environ []string
+}
+
+// ignoredKeys are keys of the guide's application.yaml that mean nothing
+// here, so they are not reported as unknown: jwtcache never caches "no
+// token" and always keeps statistics.
+var ignoredKeys = map[string]bool{
+	canonicalKey("spring.cache.redis.cache-null-values"): true,
+	canonicalKey("spring.cache.redis.enable-statistics"): true,
+}
+
+// Load reads the configuration: the defaults, then the YAML file, then the
+// environment, each overriding the one before, and validates the result.
+//
+// An empty value, a YAML null and a YAML value that is a ${NAME}
+// placeholder whose NAME is not set all count as unset, so the guide's
+// application.yaml works as it is. When anything is wrong, the error joins
+// one *FieldError per problem (see Validate), and the Config is the zero
+// value. A file that cannot be read or parsed is reported alone, naming it.
+func Load(opts LoadOptions) (Config, error) {
+	environ := opts.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
+	lookup := envLookup(environ)
+	path := opts.File
+	if path == "" {
+		path, _ = lookup(FileEnv)
+	}
+
+	k := koanf.New(".")
+	defaults := make(map[string]any, len(table))
+	for _, e := range table {
+		defaults[e.YAML] = e.def
+	}
+	if err := k.Load(confmap.Provider(defaults, "."), nil); err != nil {
+		return Config{}, fmt.Errorf("config: defaults: %w", err)
+	}
+
+	var errs []error
+	var origin Origin
+	if path != "" {
+		values, unknown, problems, err := readFile(path, lookup)
+		if err != nil {
+			return Config{}, err
+		}
+		errs = append(errs, problems...)
+		origin = Origin{File: path, UnknownKeys: unknown}
+		if err := k.Load(confmap.Provider(values, "."), nil); err != nil {
+			return Config{}, fmt.Errorf("config: file %q: %w", path, err)
+		}
+	}
+
+	envProvider := env.Provider(".", env.Opt{
+		EnvironFunc: func() []string { return environ },
+		// The guide's names do not follow the YAML tree, so every variable
+		// is mapped through the table rather than by a naming rule.
+		TransformFunc: func(name, value string) (string, any) {
+			e, ok := byEnv[name]
+			if !ok || strings.TrimSpace(value) == "" {
+				return "", nil
+			}
+			return e.YAML, value
+		},
+	})
+	if err := k.Load(envProvider, nil); err != nil {
+		return Config{}, fmt.Errorf("config: environment: %w", err)
+	}
+
+	// Start from the defaults so that a key that fails to parse keeps its
+	// default and Validate does not report it a second time.
+	c := Default()
+	for _, e := range table {
+		if p := e.set(&c, k.String(e.YAML)); p != "" {
+			errs = append(errs, fieldError(e.Env, p))
+		}
+	}
+	c.resolve()
+	c.Origin = origin
+	errs = append(errs, c.problems()...)
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// envLookup finds a variable in environ; the last "NAME=" wins, as in
+// os.Getenv after duplicates.
+func envLookup(environ []string) func(name string) (string, bool) {
+	return func(name string) (string, bool) {
+		for _, kv := range slices.Backward(environ) {
+			if n, v, ok := strings.Cut(kv, "="); ok && n == name {
+				return v, true
+			}
+		}
+		return "", false
+	}
+}
+
+// placeholder matches a whole value that is a Spring ${NAME} or
+// ${NAME:default} placeholder.
+var placeholder = regexp.MustCompile(`^\$\{([^}:]+)(:[^}]*)?\}$`)
+
+// readFile reads the YAML file at path and returns its known values, keyed
+// by their table YAML key and flattened to strings, ready to be layered
+// over the defaults; the keys jwtcache does not know; and the problems of
+// single values. err is set only when the file cannot be read or parsed.
+func readFile(path string, lookup func(string) (string, bool)) (values map[string]any, unknown []string, problems []error, err error) {
+	fk := koanf.New(".")
+	if err := fk.Load(file.Provider(path), yaml.Parser()); err != nil {
+		// The path is already in the message; keep only the cause.
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+			return nil, nil, nil, fmt.Errorf("config: file %q: %w", path, pe.Err)
+		}
+		return nil, nil, nil, fmt.Errorf("config: file %q: %s", path, scrubYAMLError(err))
+	}
+	values = map[string]any{}
+	for key, v := range fk.All() {
+		ck := canonicalKey(key)
+		e, ok := byKey[ck]
+		if !ok {
+			if !ignoredKeys[ck] {
+				unknown = append(unknown, key)
+			}
+			continue
+		}
+		if s, ok := v.(string); ok {
+			if m := placeholder.FindStringSubmatch(strings.TrimSpace(s)); m != nil {
+				if val, ok := lookup(strings.TrimSpace(m[1])); ok && strings.TrimSpace(val) != "" {
+					v = val
+				} else if m[2] != "" {
+					v = m[2][1:]
+				} else {
+					continue
+				}
+			}
+		}
+		s, problem := yamlString(v, e.Secret)
+		if problem != "" {
+			problems = append(problems, fieldError(e.Env, problem))
+			continue
+		}
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		values[e.YAML] = s
+	}
+	slices.Sort(unknown)
+	return values, unknown, problems, nil
+}
+
+// yamlString turns a YAML value into the string an environment variable
+// would hold. A secret must be a YAML string: an unquoted 0123 or 1e3 is read
+// as a number and would not come back as written.
+func yamlString(v any, secret bool) (string, string) {
+	switch v := v.(type) {
+	case nil:
+		return "", ""
+	case string:
+		return v, ""
+	case []any:
+		if secret {
+			return "", redacted + " must be a single quoted string"
+		}
+		parts := make([]string, 0, len(v))
+		for _, item := range v {
+			s, p := yamlString(item, false)
+			if p != "" {
+				return "", p
+			}
+			parts = append(parts, s)
+		}
+		return strings.Join(parts, ","), ""
+	case map[string]any:
+		return "", "is a YAML mapping, want a single value"
+	}
+	if secret {
+		return "", redacted + " must be quoted in YAML: unquoted it is read as a number or boolean and may change"
+	}
+	switch v := v.(type) {
+	case bool:
+		return strconv.FormatBool(v), ""
+	case int:
+		return strconv.Itoa(v), ""
+	case int64:
+		return strconv.FormatInt(v, 10), ""
+	case uint64:
+		return strconv.FormatUint(v, 10), ""
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), ""
+	default:
+		return fmt.Sprint(v), ""
+	}
+}
+
+// yamlQuoted matches the `...` quotes in which the YAML decoder repeats the
+// document's text.
+var yamlQuoted = regexp.MustCompile("`[^`]*`")
+
+// scrubYAMLError drops the document text a YAML error may quote: it could
+// be a secret.
+func scrubYAMLError(err error) string {
+	return yamlQuoted.ReplaceAllString(err.Error(), "`…`")
+}
