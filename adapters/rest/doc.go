@@ -1,0 +1,15 @@
+// Package rest is jwtcache's REST API: the Gin handler serving the guide's
+// /api/v1/jwt endpoints, the HTTP server that runs it, and their fx module.
+//
+// The adapter drives the core through the small TokenService interface it
+// owns. Response field names and types are the guide's contract; times are
+// RFC 3339 in UTC with second precision and durations are whole seconds.
+// Every error, including unknown routes, wrong methods and recovered panics,
+// is answered with one JSON shape:
+//
+//	{"error": "<code>", "message": "<text>", "serviceName": "<name>", "timestamp": "2024-01-15T10:30:00Z"}
+//
+// Only the token, bearer and refresh endpoints ever carry an access token,
+// and they are sent with Cache-Control: no-store. Nothing in this package
+// logs a token, a header or a body.
+package rest

@@ -1,0 +1,143 @@
+package rest
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jwtcache/jwtcache/domain"
+)
+
+// The stable error codes of the "error" field. Clients may branch on them;
+// the messages are for humans and may change.
+const (
+	codeInvalidServiceName      = "invalid_service_name"
+	codeUnknownService          = "unknown_service"
+	codeTokenServiceRejected    = "token_service_rejected"
+	codeTokenServiceBadResponse = "token_service_bad_response"
+	codeTokenServiceUnavailable = "token_service_unavailable"
+	codeTokenServiceTimeout     = "token_service_timeout"
+	codeTimeout                 = "timeout"
+	codeRequestCanceled         = "request_canceled"
+	codeShuttingDown            = "shutting_down"
+	codeInternal                = "internal_error"
+	codeNotFound                = "not_found"
+	codeMethodNotAllowed        = "method_not_allowed"
+)
+
+// statusClientClosedRequest is nginx's status for a request its client
+// abandoned. Nobody reads the answer; it keeps such requests out of the 5xx
+// counts and error logs.
+const statusClientClosedRequest = 499
+
+// maxEchoLen bounds what an error answer repeats of client or token
+// service input: a service name (at most 63 characters when valid) or the
+// token service's error_description.
+const maxEchoLen = 200
+
+// apiError is an error as the API answers it.
+type apiError struct {
+	status  int
+	code    string
+	message string
+	// tokenServiceError is the token service's RFC 6749 §5.2 error code.
+	tokenServiceError string
+	// retryAfter is the token service's Retry-After, passed on to the
+	// client.
+	retryAfter time.Duration
+}
+
+// mapError turns an error from the core into the API's answer. It is the
+// only place that decides status codes and error codes. An error it does
+// not know becomes a generic internal_error: its text may come from a
+// library and is never shown to the client.
+func mapError(err error, service string) apiError {
+	var tse *domain.TokenServiceError
+	switch {
+	case errors.Is(err, domain.ErrInvalidServiceName):
+		// The domain's own words: they explain the rule and never repeat
+		// the name. The core's wrapping of it is not shown.
+		msg := "invalid service name"
+		if verr := domain.ValidateServiceName(service); verr != nil {
+			msg = verr.Error()
+		}
+		return apiError{status: http.StatusBadRequest, code: codeInvalidServiceName, message: msg}
+	case errors.Is(err, domain.ErrUnknownService):
+		return apiError{status: http.StatusNotFound, code: codeUnknownService,
+			message: "no token service is configured for this service name"}
+	case errors.Is(err, domain.ErrClosed):
+		return apiError{status: http.StatusServiceUnavailable, code: codeShuttingDown,
+			message: "the token cache is shutting down"}
+	case errors.As(err, &tse):
+		return mapTokenServiceError(tse)
+	case errors.Is(err, context.DeadlineExceeded):
+		return apiError{status: http.StatusGatewayTimeout, code: codeTimeout,
+			message: "the request timed out"}
+	case errors.Is(err, context.Canceled):
+		return apiError{status: statusClientClosedRequest, code: codeRequestCanceled,
+			message: "the request was canceled"}
+	default:
+		return apiError{status: http.StatusInternalServerError, code: codeInternal,
+			message: "internal error"}
+	}
+}
+
+// mapTokenServiceError maps a failed token request. The RFC 6749 error code
+// and the (already shortened) description come from the token service and
+// hold no secret, so they are passed on; the wrapped transport error is
+// not.
+func mapTokenServiceError(e *domain.TokenServiceError) apiError {
+	a := apiError{retryAfter: e.RetryAfter}
+	switch e.Kind {
+	case domain.Rejected:
+		a.status, a.code = http.StatusBadGateway, codeTokenServiceRejected
+		a.tokenServiceError = clip(e.Code, maxEchoLen)
+		a.message = "the token service rejected the token request" + upstreamDetail(e)
+	case domain.Unreachable:
+		a.status, a.code = http.StatusServiceUnavailable, codeTokenServiceUnavailable
+		a.message = "the token service is unreachable"
+	case domain.Timeout:
+		a.status, a.code = http.StatusGatewayTimeout, codeTokenServiceTimeout
+		a.message = "the token service did not answer in time"
+	default: // BadResponse, and any kind added later
+		a.status, a.code = http.StatusBadGateway, codeTokenServiceBadResponse
+		a.message = "the token service sent an unusable response" + upstreamDetail(e)
+	}
+	return a
+}
+
+// upstreamDetail is the token service's side of a failure: its HTTP
+// status, error code and description, as far as it sent them.
+func upstreamDetail(e *domain.TokenServiceError) string {
+	var s string
+	if e.HTTPStatus != 0 {
+		s += " (HTTP " + strconv.Itoa(e.HTTPStatus) + ")"
+	}
+	if e.Code != "" {
+		s += ": " + clip(e.Code, maxEchoLen)
+	}
+	if e.Description != "" {
+		s += ": " + clip(e.Description, maxEchoLen)
+	}
+	return s
+}
+
+// retryAfterValue is d as a Retry-After delay in whole seconds, rounded up
+// so that a client never comes back early.
+func retryAfterValue(d time.Duration) string {
+	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
+}
+
+// clip cuts s to at most n bytes without splitting a UTF-8 sequence.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

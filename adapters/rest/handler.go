@@ -1,0 +1,367 @@
+package rest
+
+import (
+	"log/slog"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/jwtcache/jwtcache/app"
+	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/ports"
+)
+
+// Options configures the REST API. Every field is optional.
+type Options struct {
+	// Logger receives the debug-level request log and the errors the API
+	// cannot explain to the client. Default: slog.Default().
+	Logger *slog.Logger
+	// Clock stamps the responses the core did not stamp itself (errors,
+	// bearer). Default: the system clock.
+	Clock ports.Clock
+	// Middleware runs on every request, unknown routes included, after
+	// panic recovery and before the endpoint: the place for
+	// authentication.
+	Middleware []gin.HandlerFunc
+}
+
+// BasePath is the prefix of every endpoint.
+const BasePath = "/api/v1/jwt"
+
+// paramService is the path parameter holding the service name.
+const paramService = "serviceName"
+
+var releaseMode sync.Once
+
+// NewHandler returns the REST API over svc: the guide's eight endpoints
+// under BasePath, JSON errors for unknown routes (404) and wrong methods
+// (405), and panics recovered into a JSON 500.
+func NewHandler(svc TokenService, opts Options) http.Handler {
+	if svc == nil {
+		panic("rest: NewHandler needs a TokenService")
+	}
+	// Gin's debug mode prints a banner and every route to stdout; this
+	// service logs through slog only.
+	releaseMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
+
+	a := &api{svc: svc, clock: opts.Clock, log: opts.Logger}
+	if a.clock == nil {
+		a.clock = systemClock{}
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	// A redirect would answer /status/ with an HTML body; every path that
+	// is not an endpoint gets the JSON 404 instead.
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+
+	// The logger wraps recovery so that it sees the 500 a panic becomes.
+	e.Use(a.logRequests, gin.CustomRecoveryWithWriter(nil, a.recovered))
+	e.Use(opts.Middleware...)
+
+	g := e.Group(BasePath)
+	g.GET("/token/:"+paramService, a.token)
+	g.GET("/bearer/:"+paramService, a.bearer)
+	g.POST("/refresh/:"+paramService, a.refresh)
+	g.DELETE("/evict/:"+paramService, a.evict)
+	g.GET("/status/:"+paramService, a.status)
+	g.GET("/status", a.statuses)
+	g.GET("/statistics", a.statistics)
+	g.GET("/health", a.health)
+
+	e.NoRoute(a.notFound)
+	e.NoMethod(a.methodNotAllowed)
+	return e
+}
+
+// api holds the endpoints. It is immutable after NewHandler.
+type api struct {
+	svc   TokenService
+	clock ports.Clock
+	log   *slog.Logger
+}
+
+// systemClock is the default Clock.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// stamp is the response timestamp: the instant the core's view describes,
+// so that timestamp and the secondsUntil* fields agree, or now when the
+// view carries none.
+func (a *api) stamp(at time.Time) time.Time {
+	if at.IsZero() {
+		return a.clock.Now()
+	}
+	return at
+}
+
+// token is GET /token/:serviceName, the hot path.
+func (a *api) token(c *gin.Context) {
+	name := c.Param(paramService)
+	tok, err := a.svc.Token(c.Request.Context(), name)
+	if err != nil {
+		a.fail(c, name, err)
+		return
+	}
+	a.sendToken(c, name, "", tok)
+}
+
+// refresh is POST /refresh/:serviceName: the token response with a
+// message.
+func (a *api) refresh(c *gin.Context) {
+	name := c.Param(paramService)
+	tok, err := a.svc.Refresh(c.Request.Context(), name)
+	if err != nil {
+		a.fail(c, name, err)
+		return
+	}
+	a.sendToken(c, name, "Token refreshed successfully", tok)
+}
+
+// sendToken writes a token with its status fields.
+func (a *api) sendToken(c *gin.Context, name, message string, tok domain.Token) {
+	st := a.svc.Describe(name, tok)
+	w := getWriter()
+	w.open()
+	w.str("serviceName", name)
+	if message != "" {
+		w.str("message", message)
+	}
+	w.str("accessToken", tok.AccessToken)
+	writeStatusFields(w, st)
+	w.time("timestamp", a.stamp(st.At))
+	w.close()
+	setNoStore(c.Writer.Header())
+	send(c.Writer, http.StatusOK, w)
+}
+
+// bearer is GET /bearer/:serviceName.
+func (a *api) bearer(c *gin.Context) {
+	name := c.Param(paramService)
+	tok, err := a.svc.Token(c.Request.Context(), name)
+	if err != nil {
+		a.fail(c, name, err)
+		return
+	}
+	w := getWriter()
+	w.open()
+	w.str("serviceName", name)
+	w.str("bearerToken", tok.BearerHeader())
+	w.time("timestamp", a.clock.Now())
+	w.close()
+	setNoStore(c.Writer.Header())
+	send(c.Writer, http.StatusOK, w)
+}
+
+// evict is DELETE /evict/:serviceName. Evicting nothing is not an error:
+// the cache is in the state the client asked for.
+func (a *api) evict(c *gin.Context) {
+	name := c.Param(paramService)
+	ev, err := a.svc.Evict(c.Request.Context(), name)
+	if err != nil {
+		a.fail(c, name, err)
+		return
+	}
+	w := getWriter()
+	w.open()
+	w.str("serviceName", name)
+	w.bool("evicted", ev.Removed)
+	if ev.Removed {
+		w.str("message", "Token evicted")
+		writeStatusFields(w, ev.Token)
+	} else {
+		w.str("message", "No cached token")
+	}
+	w.time("timestamp", a.stamp(ev.Token.At))
+	w.close()
+	send(c.Writer, http.StatusOK, w)
+}
+
+// status is GET /status/:serviceName. When nothing is cached the answer is
+// 200 with exists:false and no token fields, rather than zero values that
+// would read as a token issued in year 1.
+func (a *api) status(c *gin.Context) {
+	name := c.Param(paramService)
+	st, err := a.svc.Status(c.Request.Context(), name)
+	if err != nil {
+		a.fail(c, name, err)
+		return
+	}
+	w := getWriter()
+	w.open()
+	w.str("serviceName", name)
+	w.bool("exists", st.Exists)
+	if st.Exists {
+		writeStatusFields(w, st)
+	}
+	w.time("timestamp", a.stamp(st.At))
+	w.close()
+	send(c.Writer, http.StatusOK, w)
+}
+
+// statuses is GET /status: every cached token by service name, sorted so
+// that the document is stable.
+func (a *api) statuses(c *gin.Context) {
+	all, err := a.svc.Statuses(c.Request.Context())
+	if err != nil {
+		a.fail(c, "", err)
+		return
+	}
+	tokens := make([]app.TokenStatus, 0, len(all.Tokens))
+	for _, st := range all.Tokens {
+		if st.Exists {
+			tokens = append(tokens, st)
+		}
+	}
+	slices.SortFunc(tokens, func(x, y app.TokenStatus) int { return strings.Compare(x.Service, y.Service) })
+
+	w := getWriter()
+	w.open()
+	w.time("timestamp", a.stamp(all.At))
+	w.int("totalTokens", int64(len(tokens)))
+	w.object("tokens")
+	for _, st := range tokens {
+		w.entry(st.Service)
+		writeStatusFields(w, st)
+		w.close()
+	}
+	w.close()
+	w.close()
+	send(c.Writer, http.StatusOK, w)
+}
+
+// statistics is GET /statistics: the guide's token counts plus the
+// process's request counters.
+func (a *api) statistics(c *gin.Context) {
+	s, err := a.svc.Statistics(c.Request.Context())
+	if err != nil {
+		a.fail(c, "", err)
+		return
+	}
+	ratio := s.HitRatio()
+	w := getWriter()
+	w.open()
+	w.time("timestamp", a.stamp(s.At))
+	w.int("totalTokens", int64(s.TotalTokens))
+	w.int("activeTokens", int64(s.ActiveTokens))
+	w.int("expiredTokens", int64(s.ExpiredTokens))
+	w.int("renewingTokens", int64(s.RenewingTokens))
+	w.uint("cacheHits", s.CacheHits)
+	w.uint("cacheMisses", s.CacheMisses)
+	w.float("hitRatio", ratio)
+	w.float("hitRatioPercent", math.Round(ratio*10000)/100)
+	w.uint("tokenServiceRequests", s.TokenServiceRequests)
+	w.uint("tokenServiceFailures", s.TokenServiceFailures)
+	w.uint("renewals", s.Renewals)
+	w.uint("renewalFailures", s.RenewalFailures)
+	w.uint("forcedRefreshes", s.ForcedRefreshes)
+	w.uint("evictions", s.Evictions)
+	w.close()
+	send(c.Writer, http.StatusOK, w)
+}
+
+// health is GET /health: 503 when DOWN, so that a load balancer's probe
+// needs only the status code; 200 when UP or DEGRADED.
+func (a *api) health(c *gin.Context) {
+	h := a.svc.Health(c.Request.Context())
+	code := http.StatusOK
+	if h.Status == app.StatusDown {
+		code = http.StatusServiceUnavailable
+	}
+	w := getWriter()
+	w.open()
+	w.time("timestamp", a.stamp(h.At))
+	w.bool("healthy", h.Healthy())
+	w.str("status", string(h.Status))
+	w.object("components")
+	writeComponent(w, "store", h.Store)
+	writeComponent(w, "tokenService", h.TokenService)
+	w.close()
+	w.close()
+	send(c.Writer, code, w)
+}
+
+func writeComponent(w *jsonWriter, name string, ch app.ComponentHealth) {
+	w.object(name)
+	w.str("status", string(ch.Status))
+	if ch.Detail != "" {
+		w.str("detail", ch.Detail)
+	}
+	w.close()
+}
+
+// writeStatusFields writes the fields describing a cached token, never the
+// credential: the token, refresh, status, statuses and evict answers all
+// share them.
+func writeStatusFields(w *jsonWriter, st app.TokenStatus) {
+	w.str("tokenType", st.TokenType)
+	w.int("expiresIn", seconds(st.Lifetime))
+	w.str("scope", st.Scope)
+	w.time("issuedAt", st.IssuedAt)
+	w.time("expiresAt", st.ExpiresAt)
+	w.time("cacheExpiresAt", st.CacheExpiresAt)
+	w.int("secondsUntilExpiry", st.SecondsUntilExpiry)
+	w.int("secondsUntilCacheExpiry", st.SecondsUntilCacheExpiry)
+	w.bool("isExpired", st.Expired())
+	w.bool("isCacheExpired", st.CacheExpired())
+	w.bool("needsRenewal", st.NeedsRenewal())
+	w.bool("isRenewing", st.Renewing)
+}
+
+func (a *api) notFound(c *gin.Context) {
+	a.writeError(c, "", apiError{status: http.StatusNotFound, code: codeNotFound,
+		message: "no such endpoint"})
+}
+
+// methodNotAllowed answers a known path with the wrong method; gin has set
+// the Allow header already.
+func (a *api) methodNotAllowed(c *gin.Context) {
+	a.writeError(c, "", apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
+		message: "method " + c.Request.Method + " is not allowed here"})
+}
+
+// fail answers err from the core. Errors the API can explain are routine
+// and logged at debug level; any other is logged at error level, since
+// only the log tells what happened.
+func (a *api) fail(c *gin.Context, service string, err error) {
+	e := mapError(err, service)
+	ctx := c.Request.Context()
+	if e.code == codeInternal {
+		a.log.ErrorContext(ctx, "rest: unexpected error from the token service core",
+			"route", c.FullPath(), "service", clip(service, maxEchoLen), "error", err.Error())
+	} else {
+		a.log.DebugContext(ctx, "rest: request failed",
+			"route", c.FullPath(), "service", clip(service, maxEchoLen), "code", e.code)
+	}
+	if e.retryAfter > 0 {
+		c.Writer.Header().Set("Retry-After", retryAfterValue(e.retryAfter))
+	}
+	a.writeError(c, service, e)
+}
+
+// writeError writes the one error shape.
+func (a *api) writeError(c *gin.Context, service string, e apiError) {
+	w := getWriter()
+	w.open()
+	w.str("error", e.code)
+	w.str("message", e.message)
+	if service != "" {
+		w.str("serviceName", clip(service, maxEchoLen))
+	}
+	if e.tokenServiceError != "" {
+		w.str("tokenServiceError", e.tokenServiceError)
+	}
+	w.time("timestamp", a.clock.Now())
+	w.close()
+	send(c.Writer, e.status, w)
+}

@@ -1,0 +1,113 @@
+package rest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Server runs an http.Handler on a TCP address with a start/stop life
+// cycle that fits fx hooks: Start listens synchronously, so that a port
+// already in use fails start-up, and serves in the background; Stop shuts
+// down gracefully.
+type Server struct {
+	addr   string
+	srv    *http.Server
+	logger *slog.Logger
+
+	mu sync.Mutex
+	// ln is the listener once Start succeeded; nil before.
+	ln net.Listener
+	// served is closed when Serve has returned; nil before Start.
+	served chan struct{}
+}
+
+// Timeouts against clients that hold connections open without sending a
+// request. There is no write timeout: fetching a token may legitimately
+// take as long as the core allows, and the core bounds it.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+// NewServer returns a Server for h on addr (host:port; port 0 picks a free
+// one, see Addr). A nil logger means slog.Default().
+func NewServer(addr string, h http.Handler, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Server{
+		addr:   addr,
+		logger: logger,
+		srv: &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: readHeaderTimeout,
+			IdleTimeout:       idleTimeout,
+			// net/http's own complaints (TLS handshakes, bad requests) go to
+			// slog like everything else.
+			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		},
+	}
+}
+
+// Start listens on the address and serves in a new goroutine. It returns
+// the listen error, if any; it is an error to start a Server twice.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.served != nil {
+		return errors.New("rest: server already started")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("rest: listen on %s: %w", s.addr, err)
+	}
+	s.ln = ln
+	s.served = make(chan struct{})
+	s.logger.InfoContext(ctx, "rest: serving", "addr", ln.Addr().String())
+	go func() {
+		defer close(s.served)
+		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Error("rest: server stopped", "addr", ln.Addr().String(), "error", err.Error())
+		}
+	}()
+	return nil
+}
+
+// Stop stops accepting connections and waits, until ctx ends, for the
+// requests in flight; then it closes whatever connections remain. Stopping
+// a Server that never started does nothing.
+func (s *Server) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	served := s.served
+	s.mu.Unlock()
+	if served == nil {
+		return nil
+	}
+	err := s.srv.Shutdown(ctx)
+	if err != nil {
+		// The grace period is over: drop the stragglers rather than leak
+		// them past the application's stop.
+		_ = s.srv.Close() // its only error would be the listener's, already closed
+		err = fmt.Errorf("rest: shutdown: %w", err)
+	}
+	<-served
+	return err
+}
+
+// Addr is the address the Server listens on, with the actual port when it
+// was started on port 0; before Start, the configured address.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return s.ln.Addr().String()
+	}
+	return s.addr
+}
