@@ -11,7 +11,7 @@
 // value of the form ${NAME} or ${NAME:default} is looked up in the
 // environment and counts as unset when NAME is not set. Every key, with its
 // environment variable, YAML key, format, default and meaning, is listed by
-// Keys; README.md holds the same table, checked by a test.
+// Keys; the project README holds the same table, checked by a test.
 //
 // Values are read as strings and parsed here, not by koanf, so that a bad
 // value is reported with both its environment variable and YAML key and

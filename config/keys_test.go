@@ -116,10 +116,14 @@ func TestGuideYAMLKeysAreKnown(t *testing.T) {
 	}
 }
 
+// readmePath is the project README, whose configuration table is this
+// package's key table.
+const readmePath = "../README.md"
+
 func TestREADMETable(t *testing.T) {
 	t.Parallel()
 	const begin, end = "<!-- keys:begin -->\n", "<!-- keys:end -->"
-	b, err := os.ReadFile("README.md")
+	b, err := os.ReadFile(readmePath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +137,7 @@ func TestREADMETable(t *testing.T) {
 		return
 	}
 	if *update {
-		if err := os.WriteFile("README.md", []byte(want), 0o644); err != nil {
+		if err := os.WriteFile(readmePath, []byte(want), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
