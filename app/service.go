@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,8 +30,13 @@ type Service struct {
 	log    *slog.Logger
 	policy domain.RenewalPolicy
 
-	mu      sync.RWMutex
-	entries map[string]*entry // guarded by mu; entries are never replaced, only removed by cleanup
+	// entries maps a service name to its entry. The map is never written
+	// once published: hits read it with one atomic load and no lock, and
+	// the rare changes (a service asked for the first time, idle ones
+	// forgotten by cleanup) publish a modified copy under entriesMu. An
+	// entry is never replaced while present.
+	entries   atomic.Pointer[map[string]*entry]
+	entriesMu sync.Mutex
 
 	fetches singleflight.Group // key: service name (misses and renewals share a fetch)
 	forced  singleflight.Group // key: service name (forced refreshes coalesce among themselves)
@@ -90,10 +96,10 @@ func New(opts Options) (*Service, error) {
 		opt:     o,
 		log:     o.Logger.With("component", "tokencache"),
 		policy:  *o.Policy,
-		entries: make(map[string]*entry),
 		ctx:     ctx,
 		cancel:  cancel,
 	}
+	s.entries.Store(&map[string]*entry{})
 	s.goBackground(func() { s.every(o.CheckInterval, s.checkRenewals) })
 	s.goBackground(func() { s.every(o.CleanupInterval, s.cleanup) })
 	if o.Feed != nil {
@@ -113,11 +119,9 @@ func (s *Service) Close() error {
 		return nil
 	}
 	s.cancel()
-	s.mu.RLock()
-	for _, e := range s.entries {
+	for _, e := range s.snapshot() {
 		e.stopTimer()
 	}
-	s.mu.RUnlock()
 	s.wg.Wait()
 	return nil
 }
@@ -145,17 +149,17 @@ func (s *Service) BearerToken(ctx context.Context, service string) (string, erro
 }
 
 func (s *Service) get(ctx context.Context, service string) (*cached, error) {
-	if err := domain.ValidateServiceName(service); err != nil {
-		return nil, err
-	}
 	if s.closed.Load() {
 		return nil, domain.ErrClosed
 	}
 	now := s.opt.Clock.Now()
-	s.mu.RLock()
-	e := s.entries[service]
-	s.mu.RUnlock()
-	if e != nil {
+	e := s.entry(service)
+	// Entries exist only for valid names, so a hit needs no validation.
+	if e == nil {
+		if err := domain.ValidateServiceName(service); err != nil {
+			return nil, err
+		}
+	} else {
 		e.touch(now)
 		if c := e.cur.Load(); c != nil {
 			switch {
@@ -447,7 +451,7 @@ func (s *Service) backoff(n int32, err error) time.Duration {
 
 // install makes tok the near cache's token for e and schedules its renewal.
 func (s *Service) install(e *entry, tok domain.Token) *cached {
-	c := &cached{tok: tok, bearer: tok.BearerHeader(), cacheExpiresAt: s.policy.CacheExpiresAt(tok)}
+	c := &cached{tok: tok, bearer: tok.AuthorizationHeader(), cacheExpiresAt: s.policy.CacheExpiresAt(tok)}
 	e.cur.Store(c)
 	e.notifyChanged()
 	if e.failures.Load() == 0 || !s.policy.RenewalDue(tok, s.opt.Clock.Now()) {
@@ -506,16 +510,26 @@ func (s *Service) checkRenewals() {
 // forgets idle services with nothing cached.
 func (s *Service) cleanup() {
 	now := s.opt.Clock.Now()
+	var forget []*entry
 	for _, e := range s.snapshot() {
 		if c := e.cur.Load(); c != nil && c.tok.Expired(now) {
 			e.cur.CompareAndSwap(c, nil)
 		}
 		if e.cur.Load() == nil && !e.renewing.Load() && s.idle(e, now) {
-			s.mu.Lock()
-			delete(s.entries, e.service)
-			s.mu.Unlock()
-			e.stopTimer()
+			forget = append(forget, e)
 		}
+	}
+	if len(forget) > 0 {
+		s.entriesMu.Lock()
+		m := maps.Clone(*s.entries.Load())
+		for _, e := range forget {
+			if m[e.service] == e {
+				delete(m, e.service)
+				e.stopTimer()
+			}
+		}
+		s.entries.Store(&m)
+		s.entriesMu.Unlock()
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.opt.FetchTimeout)
 	defer cancel()
@@ -598,31 +612,32 @@ func (s *Service) publish(service string) {
 }
 
 func (s *Service) entry(service string) *entry {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.entries[service]
+	return (*s.entries.Load())[service]
 }
 
 func (s *Service) entryOrCreate(service string) *entry {
 	if e := s.entry(service); e != nil {
 		return e
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.entries[service]
-	if e == nil {
-		e = &entry{service: service, changed: make(chan struct{})}
-		e.lastUsed.Store(s.opt.Clock.Now().UnixNano())
-		s.entries[service] = e
+	s.entriesMu.Lock()
+	defer s.entriesMu.Unlock()
+	old := *s.entries.Load()
+	if e := old[service]; e != nil {
+		return e
 	}
+	e := &entry{service: service, changed: make(chan struct{})}
+	e.lastUsed.Store(s.opt.Clock.Now().UnixNano())
+	m := make(map[string]*entry, len(old)+1)
+	maps.Copy(m, old)
+	m[service] = e
+	s.entries.Store(&m)
 	return e
 }
 
 func (s *Service) snapshot() []*entry {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]*entry, 0, len(s.entries))
-	for _, e := range s.entries {
+	m := *s.entries.Load()
+	out := make([]*entry, 0, len(m))
+	for _, e := range m {
 		out = append(out, e)
 	}
 	return out

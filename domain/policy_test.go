@@ -113,8 +113,8 @@ func TestTokenNeverPrintsItsCredential(t *testing.T) {
 			t.Fatalf("%q leaks the token", s)
 		}
 	}
-	if tok.BearerHeader() != "Bearer secret-jwt-value" {
-		t.Fatalf("BearerHeader = %q", tok.BearerHeader())
+	if tok.AuthorizationHeader() != "Bearer secret-jwt-value" {
+		t.Fatalf("AuthorizationHeader = %q", tok.AuthorizationHeader())
 	}
 	if !tok.Expired(tok.ExpiresAt) || tok.Expired(tok.ExpiresAt.Add(-time.Nanosecond)) {
 		t.Fatal("Expired must switch exactly at ExpiresAt")

@@ -36,8 +36,12 @@ func (t Token) IsZero() bool { return t.AccessToken == "" }
 // to, but not including, ExpiresAt.
 func (t Token) Expired(now time.Time) bool { return !now.Before(t.ExpiresAt) }
 
-// BearerHeader is the value of an Authorization header carrying t.
-func (t Token) BearerHeader() string { return "Bearer " + t.AccessToken }
+// AuthorizationHeader is the value of an Authorization header carrying t:
+// its (normalised) token type, a space, the token; "Bearer eyJ..." for
+// every client-credentials token in practice.
+func (t Token) AuthorizationHeader() string {
+	return NormalizeTokenType(t.TokenType) + " " + t.AccessToken
+}
 
 // String describes t without its credential.
 func (t Token) String() string {

@@ -156,7 +156,7 @@ func (a *api) bearer(c *gin.Context) {
 	w := getWriter()
 	w.open()
 	w.str("serviceName", name)
-	w.str("bearerToken", tok.BearerHeader())
+	w.str("bearerToken", tok.AuthorizationHeader())
 	w.time("timestamp", a.clock.Now())
 	w.close()
 	setNoStore(c.Writer.Header())
