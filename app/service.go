@@ -93,11 +93,11 @@ func New(opts Options) (*Service, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
-		opt:     o,
-		log:     o.Logger.With("component", "tokencache"),
-		policy:  *o.Policy,
-		ctx:     ctx,
-		cancel:  cancel,
+		opt:    o,
+		log:    o.Logger.With("component", "tokencache"),
+		policy: *o.Policy,
+		ctx:    ctx,
+		cancel: cancel,
 	}
 	s.entries.Store(&map[string]*entry{})
 	s.goBackground(func() { s.every(o.CheckInterval, s.checkRenewals) })
