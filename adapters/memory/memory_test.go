@@ -1,0 +1,168 @@
+package memory
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/ports"
+	"github.com/jwtcache/jwtcache/ports/storetest"
+)
+
+var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func TestContractFakeClock(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Subject {
+		clock := storetest.NewFakeClock(epoch)
+		s := New(clock)
+		return storetest.Subject{
+			Store: s, Locker: s, Feed: s, Clock: clock, Advance: clock.Advance,
+			// Replicas of an in-process store share the one Store.
+			Peer: func(*testing.T) storetest.Subject { return storetest.Subject{Store: s, Locker: s, Feed: s} },
+		}
+	})
+}
+
+func TestContractSystemClock(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Subject {
+		s := New(nil)
+		return storetest.Subject{
+			Store: s, Locker: s, Feed: s,
+			Peer: func(*testing.T) storetest.Subject { return storetest.Subject{Store: s, Locker: s, Feed: s} },
+		}
+	})
+}
+
+func TestExpiredTokensAreDroppedLazily(t *testing.T) {
+	clock := storetest.NewFakeClock(epoch)
+	s := New(clock)
+	ctx := t.Context()
+	tok := domain.Token{AccessToken: "x", IssuedAt: epoch, ExpiresAt: epoch.Add(time.Minute)}
+	for _, svc := range []string{"kyc", "data-processor"} {
+		if err := s.Put(ctx, svc, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(time.Minute - time.Nanosecond)
+	if _, err := s.Get(ctx, "kyc"); err != nil {
+		t.Fatalf("Get 1ns before expiry: %v", err)
+	}
+	clock.Advance(time.Nanosecond)
+	if _, err := s.Get(ctx, "kyc"); err == nil {
+		t.Fatal("Get at ExpiresAt returned the token")
+	}
+	if n := stored(s); n != 1 {
+		t.Fatalf("after Get, %d tokens held, want 1", n)
+	}
+	if entries, _ := s.List(ctx); len(entries) != 0 {
+		t.Fatalf("List = %d entries, want 0", len(entries))
+	}
+	if n := stored(s); n != 0 {
+		t.Fatalf("after List, %d tokens held, want 0", n)
+	}
+	if ok, _ := s.Delete(ctx, "kyc"); ok {
+		t.Fatal("Delete of an expired token reported true")
+	}
+}
+
+func stored(s *Store) int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.tokens)
+}
+
+func TestSubscriberMayCallBackIntoTheStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New(nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		var mu sync.Mutex
+		var got []string
+		err := s.Subscribe(ctx, func(service string) {
+			// Publishing and reading from inside fn must not deadlock.
+			_, _ = s.Get(ctx, service)
+			if service == "kyc" {
+				_ = s.Publish(ctx, "echo")
+			}
+			mu.Lock()
+			got = append(got, service)
+			mu.Unlock()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock() // Publish must not wait for fn, even while fn is blocked.
+		if err := s.Publish(ctx, "kyc"); err != nil {
+			t.Fatal(err)
+		}
+		mu.Unlock()
+		synctest.Wait()
+		mu.Lock()
+		if len(got) != 2 || got[0] != "kyc" || got[1] != "echo" {
+			t.Errorf("fn saw %v, want [kyc echo]", got)
+		}
+		mu.Unlock()
+
+		// After ctx ends nothing is delivered and the goroutine is gone
+		// (synctest.Test would report it blocked forever otherwise).
+		cancel()
+		synctest.Wait()
+		if err := s.Publish(t.Context(), "late"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) != 2 {
+			t.Errorf("fn called after its context ended: %v", got)
+		}
+		if err := s.Subscribe(ctx, func(string) {}); err == nil {
+			t.Error("Subscribe with an ended context succeeded")
+		}
+	})
+}
+
+func TestPendingNamesCoalesce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New(nil)
+		release := make(chan struct{})
+		calls := map[string]int{}
+		err := s.Subscribe(t.Context(), func(service string) {
+			if service == "block" {
+				<-release
+			}
+			calls[service]++
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Publish(t.Context(), "block")
+		synctest.Wait() // fn is now blocked on "block"
+		for range 100 {
+			_ = s.Publish(t.Context(), "kyc")
+		}
+		close(release)
+		synctest.Wait()
+		if calls["kyc"] != 1 || calls["block"] != 1 {
+			t.Errorf("calls = %v, want one per pending name", calls)
+		}
+	})
+}
+
+func TestModule(t *testing.T) {
+	app := fxtest.New(t, Module, fx.Invoke(func(ports.TokenStore, ports.RenewalLocker, ports.ChangeFeed, ports.Pinger, *Store) {}))
+	app.RequireStart().RequireStop()
+
+	clock := storetest.NewFakeClock(epoch)
+	var s *Store
+	app = fxtest.New(t, Module, fx.Supply(fx.Annotate(clock, fx.As(new(ports.Clock)))), fx.Populate(&s))
+	app.RequireStart().RequireStop()
+	if s.clock != clock {
+		t.Error("Module did not use the ports.Clock in the graph")
+	}
+}

@@ -1,0 +1,31 @@
+package storetest
+
+import (
+	"sync"
+	"time"
+)
+
+// FakeClock is a ports.Clock that moves only when told to, for subjects
+// whose backend time can be advanced (Subject.Advance). It is safe for
+// concurrent use.
+type FakeClock struct {
+	mu  sync.Mutex
+	now time.Time // guarded by mu
+}
+
+// NewFakeClock returns a FakeClock reading start.
+func NewFakeClock(start time.Time) *FakeClock { return &FakeClock{now: start} }
+
+// Now returns the clock's current reading.
+func (c *FakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *FakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
