@@ -1,0 +1,199 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/ports"
+)
+
+// indexSkew is how far clocks of replicas sharing the store may disagree.
+// Index scores come from the putting replica's clock, so List keeps members
+// up to indexSkew past their score (their token key answers for itself) and
+// only then drops them by score alone.
+const indexSkew = time.Minute
+
+// listBatch bounds the GETs of one List pipeline.
+const listBatch = 512
+
+// removeStale removes index members whose score is still the one List read:
+// a Put since then has raised the score (ZADD GT with a later expiry) and
+// keeps its member. It touches only the index key, so it is cluster-safe.
+var removeStale = redis.NewScript(`
+local removed = 0
+for i = 1, #ARGV, 2 do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score and tonumber(score) == tonumber(ARGV[i + 1]) then
+    removed = removed + redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return removed
+`)
+
+// Get returns the token of service, or an error wrapping domain.ErrNotFound
+// when none is cached or the cached value is unreadable.
+func (s *Store) Get(ctx context.Context, service string) (domain.Token, error) {
+	if err := domain.ValidateServiceName(service); err != nil {
+		return domain.Token{}, fmt.Errorf("redisstore: get: %w", err)
+	}
+	value, err := s.client.Get(ctx, s.keys.token(service)).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return domain.Token{}, fmt.Errorf("redisstore: get %q: %w", service, domain.ErrNotFound)
+	case isWrongType(err):
+		s.unreadable("get", service, "the key holds a value of another type")
+		return domain.Token{}, fmt.Errorf("redisstore: get %q: %w: %w", service, errUnreadable, domain.ErrNotFound)
+	case err != nil:
+		return domain.Token{}, fmt.Errorf("redisstore: get %q: %w", service, err)
+	}
+	tok, err := s.codec.decode(value)
+	if err != nil {
+		s.unreadable("get", service, err.Error())
+		return domain.Token{}, fmt.Errorf("redisstore: get %q: %w: %w", service, err, domain.ErrNotFound)
+	}
+	return tok, nil
+}
+
+// Put replaces the token of service. The key expires with the token, or
+// after MaxTTL if that is sooner; a token with less than a millisecond left
+// removes the service's token instead. A token holding invalid UTF-8 is
+// refused: the JSON value format could not give it back unchanged.
+func (s *Store) Put(ctx context.Context, service string, tok domain.Token) error {
+	if err := domain.ValidateServiceName(service); err != nil {
+		return fmt.Errorf("redisstore: put: %w", err)
+	}
+	now := s.clock.Now()
+	// Truncated to whole milliseconds (PX), so the key never outlives the
+	// token.
+	ttl := min(tok.ExpiresAt.Sub(now), s.maxTTL).Truncate(time.Millisecond)
+	if ttl <= 0 {
+		if _, err := s.remove(ctx, service); err != nil {
+			return fmt.Errorf("redisstore: put %q: %w", service, err)
+		}
+		return nil
+	}
+	value, err := s.codec.encode(tok)
+	if err != nil {
+		return fmt.Errorf("redisstore: put %q: %w", service, err)
+	}
+	// Key first, index second: see the package comment.
+	if err := s.client.Set(ctx, s.keys.token(service), value, ttl).Err(); err != nil {
+		return fmt.Errorf("redisstore: put %q: %w", service, err)
+	}
+	expiresAt := now.Add(ttl).UnixMilli()
+	err = s.client.ZAddGT(ctx, s.keys.index, redis.Z{Score: float64(expiresAt), Member: service}).Err()
+	if err != nil {
+		return fmt.Errorf("redisstore: put %q: index: %w", service, err)
+	}
+	return nil
+}
+
+// Delete removes the token of service and reports whether there was one.
+func (s *Store) Delete(ctx context.Context, service string) (bool, error) {
+	if err := domain.ValidateServiceName(service); err != nil {
+		return false, fmt.Errorf("redisstore: delete: %w", err)
+	}
+	ok, err := s.remove(ctx, service)
+	if err != nil {
+		return false, fmt.Errorf("redisstore: delete %q: %w", service, err)
+	}
+	return ok, nil
+}
+
+// remove deletes the index member, then the token key (see the package
+// comment for the order), and reports whether the key existed.
+func (s *Store) remove(ctx context.Context, service string) (bool, error) {
+	if err := s.client.ZRem(ctx, s.keys.index, service).Err(); err != nil {
+		return false, fmt.Errorf("index: %w", err)
+	}
+	n, err := s.client.Del(ctx, s.keys.token(service)).Result()
+	if err != nil {
+		return false, err
+	}
+	return n > 0, nil
+}
+
+// List returns every readable token, in no particular order. It reads the
+// index, never the key space, and tidies the index as it goes.
+func (s *Store) List(ctx context.Context) ([]ports.Entry, error) {
+	floor := strconv.FormatInt(s.clock.Now().Add(-indexSkew).UnixMilli(), 10)
+	// Members this far past their score have no key left.
+	if err := s.client.ZRemRangeByScore(ctx, s.keys.index, "-inf", "("+floor).Err(); err != nil {
+		return nil, fmt.Errorf("redisstore: list: index: %w", err)
+	}
+	members, err := s.client.ZRangeByScoreWithScores(ctx, s.keys.index, &redis.ZRangeBy{Min: floor, Max: "+inf"}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: list: index: %w", err)
+	}
+	entries := make([]ports.Entry, 0, len(members))
+	var stale []any // member, score, member, score, ... for removeStale
+	for batch := range slices.Chunk(members, listBatch) {
+		pipe := s.client.Pipeline()
+		gets := make([]*redis.StringCmd, len(batch))
+		for i, m := range batch {
+			service, _ := m.Member.(string)
+			if domain.ValidateServiceName(service) != nil {
+				// Not ours to read: a key for it could not be ours either.
+				stale = append(stale, m.Member, formatScore(m.Score))
+				continue
+			}
+			gets[i] = pipe.Get(ctx, s.keys.token(service))
+		}
+		// Errors are read per command below; a failed pipeline sets each.
+		_, _ = pipe.Exec(ctx)
+		for i, get := range gets {
+			if get == nil {
+				continue
+			}
+			service := batch[i].Member.(string)
+			value, err := get.Bytes()
+			switch {
+			case errors.Is(err, redis.Nil):
+				stale = append(stale, service, formatScore(batch[i].Score))
+				continue
+			case isWrongType(err):
+				s.unreadable("list", service, "the key holds a value of another type")
+				continue
+			case err != nil:
+				return nil, fmt.Errorf("redisstore: list: get %q: %w", service, err)
+			}
+			tok, err := s.codec.decode(value)
+			if err != nil {
+				s.unreadable("list", service, err.Error())
+				continue
+			}
+			entries = append(entries, ports.Entry{Service: service, Token: tok})
+		}
+	}
+	if len(stale) > 0 {
+		// Best effort: a member left behind is removed by a later List.
+		if err := removeStale.Run(ctx, s.client, []string{s.keys.index}, stale...).Err(); err != nil {
+			s.log.DebugContext(ctx, "redisstore: could not tidy the index", "error", err)
+		}
+	}
+	return entries, nil
+}
+
+func formatScore(score float64) string { return strconv.FormatFloat(score, 'f', -1, 64) }
+
+// isWrongType reports whether err is Redis saying the key holds another
+// type: a key some other program wrote.
+func isWrongType(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE")
+}
+
+// unreadable counts and reports a value Get or List cannot read. reason
+// never quotes the value.
+func (s *Store) unreadable(op, service, reason string) {
+	s.corrupt.Add(1)
+	s.log.Warn("redisstore: ignoring an unreadable cached token; the next renewal overwrites it",
+		"op", op, "service", service, "reason", reason)
+}
