@@ -1,0 +1,121 @@
+package transport_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"golang.org/x/oauth2"
+
+	"github.com/jwtcache/jwtcache/adapters/devissuer"
+	"github.com/jwtcache/jwtcache/adapters/memory"
+	"github.com/jwtcache/jwtcache/adapters/tokenservice"
+	"github.com/jwtcache/jwtcache/adapters/transport"
+	"github.com/jwtcache/jwtcache/app"
+)
+
+// newTokenCache starts a development token service on loopback and a token
+// cache in front of it; stop closes both.
+func newTokenCache() (svc *app.Service, stop func()) {
+	quiet := slog.New(slog.DiscardHandler)
+	secret := devissuer.GenerateSecret()
+	dev, err := devissuer.New(devissuer.Options{ClientID: "orders", ClientSecret: secret, Logger: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	tokenURL, err := dev.ListenAndServe(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	issuer, err := tokenservice.New(tokenservice.Options{URL: tokenURL, ClientID: "orders", ClientSecret: secret})
+	if err != nil {
+		log.Fatal(err)
+	}
+	svc, err = app.New(app.Options{Issuer: issuer, Store: memory.New(nil), Logger: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return svc, func() { _ = svc.Close(); _ = dev.Close(context.Background()) }
+}
+
+// newEchoServer answers with what it was sent: its host and whether the
+// Authorization header holds a Bearer JWT.
+func newEchoServer() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := "no Authorization"
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && strings.Count(tok, ".") == 2 {
+			auth = "Bearer JWT"
+		}
+		host, _, err := net.SplitHostPort(r.Host)
+		if err != nil {
+			host = r.Host // no port
+		}
+		fmt.Fprintf(w, "%s: %s", host, auth)
+	}))
+}
+
+func get(c *http.Client, url string) {
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	fmt.Println(string(b))
+}
+
+func ExampleTransport() {
+	svc, stop := newTokenCache()
+	defer stop()
+	echo := newEchoServer()
+	defer echo.Close()
+
+	// Every host name resolves to the echo server in this example.
+	toEcho := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, echo.Listener.Addr().String())
+	}}
+
+	client := &http.Client{Transport: &transport.Transport{
+		Source: svc,
+		Base:   toEcho,
+		// Hosts not named <service>-service are signed only when mapped.
+		Hosts: map[string]string{"payments.partner.example": "payments"},
+	}}
+	get(client, "http://kyc-service.company.com/customers/42")
+	get(client, "http://data-processor-service/jobs")
+	get(client, "http://payments.partner.example/charges")
+	get(client, "http://api.example.com/public")
+	// Output:
+	// kyc-service.company.com: Bearer JWT
+	// data-processor-service: Bearer JWT
+	// payments.partner.example: Bearer JWT
+	// api.example.com: no Authorization
+}
+
+func ExampleTokenSource() {
+	svc, stop := newTokenCache()
+	defer stop()
+	echo := newEchoServer()
+	defer echo.Close()
+
+	// x/oauth2 clients, and anything else taking an oauth2.TokenSource,
+	// get their tokens from the cache.
+	client := oauth2.NewClient(context.Background(), transport.TokenSource(svc, "kyc"))
+	get(client, echo.URL)
+
+	tok, err := transport.TokenSource(svc, "kyc").Token()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tok.Type(), tok.Valid())
+	// Output:
+	// 127.0.0.1: Bearer JWT
+	// Bearer true
+}
