@@ -70,6 +70,10 @@ type Options struct {
 	// Jitter returns a number in [0, 1) used to spread renewals and
 	// retries. Optional: math/rand/v2.Float64.
 	Jitter func() float64
+	// OnClose runs once at the end of Close, after background work has
+	// stopped: the place to release what the Service was built on (a Redis
+	// client, for instance). Optional.
+	OnClose func() error
 }
 
 type systemClock struct{}

@@ -123,6 +123,9 @@ func (s *Service) Close() error {
 		e.stopTimer()
 	}
 	s.wg.Wait()
+	if s.opt.OnClose != nil {
+		return s.opt.OnClose()
+	}
 	return nil
 }
 

@@ -1,19 +1,13 @@
 package redisstore
 
 import (
-	"context"
 	"fmt"
-	"math/rand/v2"
-	"net"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/jwtcache/jwtcache/adapters/redisstore/redistest"
 	"github.com/jwtcache/jwtcache/ports/storetest"
 )
 
@@ -21,20 +15,9 @@ import (
 // of local redis-server processes, so that every command is known to work
 // across slots and nodes.
 func TestCluster(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if requireRedis {
-			t.Fatal("redisstore: redis-server is not on PATH and JWTCACHE_REQUIRE_REDIS=1")
-		}
-		t.Skip("redisstore: redis-server is not on PATH; the Redis Cluster test needs it")
-	}
-	if _, err := exec.LookPath("redis-cli"); err != nil {
-		if requireRedis {
-			t.Fatal("redisstore: redis-cli is not on PATH and JWTCACHE_REQUIRE_REDIS=1")
-		}
-		t.Skip("redisstore: redis-cli is not on PATH; the Redis Cluster test needs it")
-	}
+	redistest.RequireBinaries(t)
 	t.Parallel()
-	addrs := startCluster(t, 3)
+	addrs := redistest.StartCluster(t, 3)
 	b := serverBackend(t, addrs)
 	if _, ok := b.raw.(*redis.ClusterClient); !ok {
 		t.Fatalf("three addresses gave a %T, want a cluster client", b.raw)
@@ -87,99 +70,4 @@ func slotOwner(t *testing.T, cc *redis.ClusterClient, slot int64) string {
 	}
 	t.Fatalf("no node serves slot %d", slot)
 	return ""
-}
-
-// startCluster starts n redis-server processes in cluster mode on free
-// loopback ports, joins them into a cluster with one master each and no
-// replicas, and waits until every node reports cluster_state:ok. The
-// processes are killed when the test ends.
-func startCluster(t *testing.T, n int) []string {
-	t.Helper()
-	dir := t.TempDir()
-	addrs := make([]string, n)
-	for i := range n {
-		port := freeClusterPort(t)
-		addrs[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		p := strconv.Itoa(port)
-		cmd := exec.Command("redis-server",
-			"--port", p, "--bind", "127.0.0.1",
-			"--cluster-enabled", "yes",
-			"--cluster-config-file", filepath.Join(dir, "nodes-"+p+".conf"),
-			"--cluster-node-timeout", "5000",
-			"--save", "", "--appendonly", "no", "--dir", dir,
-			"--logfile", filepath.Join(dir, "redis-"+p+".log"),
-		)
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start redis-server on %s: %v", p, err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		})
-	}
-	for _, addr := range addrs {
-		c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-		waitFor(t, 10*time.Second, "redis-server at "+addr+" answering", func(ctx context.Context) bool {
-			return c.Ping(ctx).Err() == nil
-		})
-		_ = c.Close()
-	}
-
-	args := append([]string{"--cluster", "create"}, addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "redis-cli", args...).CombinedOutput(); err != nil {
-		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
-	}
-	for _, addr := range addrs {
-		c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-		waitFor(t, 20*time.Second, "cluster_state:ok at "+addr, func(ctx context.Context) bool {
-			info, err := c.ClusterInfo(ctx).Result()
-			return err == nil && strings.Contains(info, "cluster_state:ok")
-		})
-		_ = c.Close()
-	}
-	return addrs
-}
-
-// freeClusterPort returns a loopback port that is free and whose cluster
-// bus port (port + 10000) is free too.
-func freeClusterPort(t *testing.T) int {
-	t.Helper()
-	for range 100 {
-		port := 20000 + rand.IntN(30000)
-		a, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue
-		}
-		b, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+10000)))
-		_ = a.Close()
-		if err != nil {
-			continue
-		}
-		_ = b.Close()
-		return port
-	}
-	t.Fatal("no free port pair for a cluster node")
-	return 0
-}
-
-// waitFor polls cond until it holds, failing after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if cond(ctx) {
-			return
-		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-	}
 }

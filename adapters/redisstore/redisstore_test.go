@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,26 +17,13 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
+	"github.com/jwtcache/jwtcache/adapters/redisstore/redistest"
 	"github.com/jwtcache/jwtcache/domain"
 	"github.com/jwtcache/jwtcache/ports"
 	"github.com/jwtcache/jwtcache/ports/storetest"
 )
 
-const realAddr = "127.0.0.1:6379"
-
-// requireRedis is set in CI: a missing Redis is a failure there.
-var requireRedis = os.Getenv("JWTCACHE_REQUIRE_REDIS") == "1"
-
-// realRedisUp reports whether a Redis answers PING at realAddr within
-// 300ms; it asks once per test binary.
-var realRedisUp = sync.OnceValue(func() bool {
-	c := redis.NewClient(&redis.Options{Addr: realAddr, DialTimeout: 300 * time.Millisecond,
-		ReadTimeout: 300 * time.Millisecond, MaxRetries: -1})
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	return c.Ping(ctx).Err() == nil
-})
+const realAddr = redistest.SharedAddr
 
 // testLogger sends a store's logs to the test's output.
 func testLogger(t *testing.T) *slog.Logger {
@@ -82,10 +68,10 @@ func serverBackend(t *testing.T, addrs []string) *backend {
 // realBackend is the Redis at realAddr, or miniredis when there is none
 // (a failure when JWTCACHE_REQUIRE_REDIS=1).
 func realBackend(t *testing.T) *backend {
-	if realRedisUp() {
+	if redistest.SharedUp() {
 		return serverBackend(t, []string{realAddr})
 	}
-	if requireRedis {
+	if redistest.Required() {
 		t.Fatalf("redisstore: no Redis at %s and JWTCACHE_REQUIRE_REDIS=1", realAddr)
 	}
 	t.Log("redisstore: no Redis at 127.0.0.1:6379, using miniredis")

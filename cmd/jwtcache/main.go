@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/jwtcache/jwtcache/adapters/devissuer"
 	"github.com/jwtcache/jwtcache/config"
 )
@@ -93,6 +95,7 @@ func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int
 		return exitConfig
 	}
 	logger := newLogger(cfg.Log, stderr)
+	redis.SetLogger(redisLogger{logger})
 	if cfg.Origin.File != "" {
 		logger.Info("configuration file read", "file", cfg.Origin.File)
 	}

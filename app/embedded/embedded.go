@@ -1,0 +1,209 @@
+// Package embedded builds a ready-to-use jwtcache token cache inside a Go
+// service, from the same configuration the jwtcache server reads: the
+// guide's `jwtTokenService.getBearerToken("kyc")`, in Go.
+//
+//	cache, err := embedded.FromEnv(embedded.Options{})
+//	if err != nil { ... }           // names the bad variable, never a secret
+//	defer cache.Close()
+//	bearer, err := cache.BearerToken(ctx, "kyc")
+//
+// The result is an *app.Service with every guarantee of the server: hits
+// from memory without allocation, one token-service call for concurrent
+// misses, background renewal ahead of the buffer, and, with CACHE_TYPE=redis,
+// one renewal per token across every process sharing the Redis. To sign
+// outgoing requests, wrap it in adapters/transport.Transport; for x/oauth2
+// consumers, use transport.TokenSource.
+//
+// Package app itself stays free of adapters and of fx: this package is the
+// composition root, and Module is the same wiring for fx applications (the
+// jwtcache server uses it).
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"go.uber.org/fx"
+
+	"github.com/jwtcache/jwtcache/adapters/memory"
+	"github.com/jwtcache/jwtcache/adapters/redisstore"
+	"github.com/jwtcache/jwtcache/adapters/tokenservice"
+	"github.com/jwtcache/jwtcache/app"
+	"github.com/jwtcache/jwtcache/config"
+	"github.com/jwtcache/jwtcache/ports"
+)
+
+// Options are the optional parts of an embedded cache.
+type Options struct {
+	// Logger receives the cache's structured logs (never a token or a
+	// secret). Optional: slog.Default().
+	Logger *slog.Logger
+	// Issuer replaces the token-service client built from the
+	// configuration (tests, or a token source of your own). Optional.
+	Issuer ports.TokenIssuer
+	// Clock replaces the system clock. Optional.
+	Clock ports.Clock
+}
+
+// FromEnv loads the configuration from the environment (and the YAML file
+// named by JWT_CONFIG_FILE, if any) and builds the cache with New.
+func FromEnv(opts Options) (*app.Service, error) {
+	cfg, err := config.Load(config.LoadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg, opts)
+}
+
+// New builds the token cache cfg describes: the token-service client, the
+// memory or Redis store, and the core. It contacts nobody: a Redis that is
+// down is found on first use (and survived: see the README). Close the
+// result to stop its background work and release the store.
+func New(cfg config.Config, opts Options) (*app.Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	issuer := opts.Issuer
+	if issuer == nil {
+		if !cfg.TokenService.Configured() {
+			return nil, errors.New("jwtcache: JWT_TOKEN_SERVICE_URL (jwt.token.service.url) is not set")
+		}
+		var err error
+		if issuer, err = tokenservice.New(issuerOptions(cfg, opts.Clock)); err != nil {
+			return nil, err
+		}
+	}
+	st, err := newStore(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := app.New(coreOptions(cfg, issuer, st, opts))
+	if err != nil {
+		_ = st.close()
+		return nil, err
+	}
+	return svc, nil
+}
+
+// store is a TokenStore that is also a RenewalLocker and a ChangeFeed, as
+// both bundled stores are, with what releases it.
+type store interface {
+	ports.TokenStore
+	ports.RenewalLocker
+	ports.ChangeFeed
+}
+
+type builtStore struct {
+	store
+	close func() error
+}
+
+func newStore(cfg config.Config, opts Options) (builtStore, error) {
+	switch cfg.Cache.Type {
+	case config.CacheRedis:
+		s, err := redisstore.New(redisOptions(cfg, opts.Clock, opts.Logger))
+		if err != nil {
+			return builtStore{}, err
+		}
+		return builtStore{store: s, close: s.Close}, nil
+	case config.CacheMemory, "":
+		return builtStore{store: memory.New(opts.Clock), close: func() error { return nil }}, nil
+	default:
+		return builtStore{}, fmt.Errorf("jwtcache: CACHE_TYPE (spring.cache.type): unknown cache type %q", cfg.Cache.Type)
+	}
+}
+
+// issuerOptions maps the token-service part of cfg onto the tokenservice
+// adapter's options.
+func issuerOptions(cfg config.Config, clock ports.Clock) tokenservice.Options {
+	t := cfg.TokenService
+	return tokenservice.Options{
+		URL:          t.URL,
+		ClientID:     t.ClientID,
+		ClientSecret: t.ClientSecret.Reveal(),
+		Scope:        t.Scope,
+		GrantType:    t.GrantType,
+		AuthMethod:   string(t.AuthMethod),
+		Audience:     t.Audience,
+		Timeout:      t.Timeout,
+		Clock:        clock,
+	}
+}
+
+// redisOptions maps the Redis part of cfg onto the redisstore adapter's
+// options, with Spring's names resolved to go-redis's.
+func redisOptions(cfg config.Config, clock ports.Clock, logger *slog.Logger) redisstore.Options {
+	r := cfg.Redis
+	return redisstore.Options{
+		Addrs:        r.DialAddrs(),
+		MasterName:   r.MasterName,
+		Username:     r.Username,
+		Password:     r.Password.Reveal(),
+		DB:           r.Database,
+		TLS:          r.TLS,
+		DialTimeout:  r.Timeout,
+		ReadTimeout:  r.Timeout,
+		WriteTimeout: r.Timeout,
+		PoolSize:     r.PoolSize(),
+		MaxIdleConns: r.PoolMaxIdle,
+		MinIdleConns: r.PoolMinIdle,
+		PoolTimeout:  r.PoolMaxWait,
+		KeyPrefix:    r.KeyPrefix,
+		MaxTTL:       cfg.Cache.TTL,
+		Clock:        clock,
+		Logger:       logger,
+	}
+}
+
+// coreOptions maps the cache part of cfg onto the core's options.
+func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opts Options) app.Options {
+	c := cfg.Cache
+	policy := c.RenewalPolicy()
+	idle := c.RenewalIdleTimeout
+	if idle == 0 {
+		idle = -1 // the configuration's 0 renews for ever; the core's 0 means its default
+	}
+	return app.Options{
+		Issuer:          issuer,
+		Store:           st.store,
+		Locker:          st.store,
+		Feed:            st.store,
+		Clock:           opts.Clock,
+		Policy:          &policy,
+		CheckInterval:   c.RenewalCheckInterval,
+		CleanupInterval: c.CleanupInterval,
+		IdleTimeout:     idle,
+		LockTTL:         c.LockTTL,
+		FetchTimeout:    cfg.TokenService.Timeout,
+		Logger:          opts.Logger,
+		OnClose:         st.close,
+	}
+}
+
+// Module provides the *app.Service built by New from the config.Config in
+// the graph (and a *slog.Logger, optional), and closes it when the
+// application stops.
+var Module = fx.Module("jwtcache",
+	fx.Provide(provide),
+)
+
+type params struct {
+	fx.In
+	Lifecycle fx.Lifecycle
+	Config    config.Config
+	Logger    *slog.Logger `optional:"true"`
+}
+
+func provide(p params) (*app.Service, error) {
+	svc, err := New(p.Config, Options{Logger: p.Logger})
+	if err != nil {
+		return nil, err
+	}
+	p.Lifecycle.Append(fx.StopHook(func(context.Context) error { return svc.Close() }))
+	return svc, nil
+}
