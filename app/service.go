@@ -319,6 +319,7 @@ func (s *Service) obtain(service string, force bool) (*cached, error) {
 		unlock, err := s.opt.Locker.TryLock(ctx, service, s.opt.LockTTL)
 		switch {
 		case err == nil:
+			s.log.Debug("renewal lock acquired", "service", service, "forced", force)
 			c, err := s.issueLocked(ctx, e, service, force, acceptable, unlock)
 			if err != nil {
 				return s.failed(e, service, force, fallback, err)
