@@ -1,0 +1,131 @@
+package embedded_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/jwtcache/jwtcache/adapters/redisstore/redistest"
+	"github.com/jwtcache/jwtcache/app"
+	"github.com/jwtcache/jwtcache/app/embedded"
+	"github.com/jwtcache/jwtcache/config"
+	"github.com/jwtcache/jwtcache/domain"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+type countingIssuer struct{ calls atomic.Int64 }
+
+func (c *countingIssuer) Issue(_ context.Context, service string) (domain.Token, error) {
+	n := c.calls.Add(1)
+	now := time.Now()
+	return domain.Token{AccessToken: service + "-" + strconv.FormatInt(n, 10), TokenType: "Bearer", IssuedAt: now, ExpiresAt: now.Add(time.Hour)}, nil
+}
+
+func load(t *testing.T, env ...string) config.Config {
+	t.Helper()
+	cfg, err := config.Load(config.LoadOptions{Environ: append([]string{
+		"JWT_TOKEN_SERVICE_URL=http://127.0.0.1:1/oauth/token", "JWT_CLIENT_ID=c", "JWT_CLIENT_SECRET=s",
+	}, env...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// Two caches embedded in two services, sharing Redis, make one token-service
+// call between them for concurrent cold starts: the server's guarantees.
+func TestEmbeddedCachesShareRedis(t *testing.T) {
+	addr := redistest.RequireShared(t)
+	cfg := load(t, "CACHE_TYPE=redis", "REDIS_ADDRS="+addr, "REDIS_KEY_PREFIX="+redistest.Prefix())
+	issuer := &countingIssuer{}
+	var caches []*app.Service
+	for range 2 {
+		c, err := embedded.New(cfg, embedded.Options{Issuer: issuer, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		caches = append(caches, c)
+	}
+	var wg sync.WaitGroup
+	got := make(chan string, 100)
+	for i := range 100 {
+		wg.Go(func() {
+			tok, err := caches[i%2].Token(t.Context(), "kyc")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got <- tok.AccessToken
+		})
+	}
+	wg.Wait()
+	close(got)
+	first := <-got
+	for tok := range got {
+		if tok != first {
+			t.Fatalf("caches handed out %q and %q", first, tok)
+		}
+	}
+	if n := issuer.calls.Load(); n != 1 {
+		t.Fatalf("%d token-service calls for two embedded caches, want 1", n)
+	}
+	for _, c := range caches {
+		if _, err := c.Evict(t.Context(), "kyc"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestNewRefusesIncompleteConfiguration(t *testing.T) {
+	cfg := config.Default()
+	_, err := embedded.New(cfg, embedded.Options{Logger: quiet})
+	if err == nil || !strings.Contains(err.Error(), "JWT_TOKEN_SERVICE_URL") {
+		t.Fatalf("New without a token service = %v; want an error naming JWT_TOKEN_SERVICE_URL", err)
+	}
+	cfg = load(t)
+	cfg.Cache.LockTTL = time.Second // shorter than the token timeout
+	if _, err := embedded.New(cfg, embedded.Options{Logger: quiet}); err == nil {
+		t.Fatal("New accepted a configuration Validate rejects")
+	}
+}
+
+func TestNewWithTheDefaultIssuerReportsTheTokenServiceError(t *testing.T) {
+	c, err := embedded.New(load(t, "JWT_TOKEN_TIMEOUT=1"), embedded.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Token(t.Context(), "kyc")
+	var tse *domain.TokenServiceError
+	if !errors.As(err, &tse) || tse.Kind != domain.Unreachable {
+		t.Fatalf("Token with nothing at the token URL = %v; want Unreachable", err)
+	}
+}
+
+func TestModule(t *testing.T) {
+	cfg := load(t)
+	var svc *app.Service
+	fxApp := fxtest.New(t, fx.Supply(cfg, quiet), embedded.Module, fx.Populate(&svc))
+	fxApp.RequireStart()
+	if svc == nil {
+		t.Fatal("the module provided no *app.Service")
+	}
+	fxApp.RequireStop()
+	if _, err := svc.Token(t.Context(), "kyc"); !errors.Is(err, domain.ErrClosed) {
+		t.Fatalf("Token after the application stopped = %v; want ErrClosed", err)
+	}
+}
