@@ -68,7 +68,7 @@ type entry struct {
 	// lastUsed is the unix-nano time of the latest Token call; it is
 	// refreshed at most once a second so hits do not all write it.
 	lastUsed atomic.Int64
-	renewing atomic.Bool  // a fetch for this service runs in this process
+	renewing atomic.Int32 // fetches for this service running in this process
 	failures atomic.Int32 // consecutive failed renewals; >0 means renewal is failing
 
 	mu      sync.Mutex
@@ -81,6 +81,7 @@ type cached struct {
 	tok            domain.Token
 	bearer         string
 	cacheExpiresAt time.Time
+	renewAt        time.Time // when its renewal timer was set to fire
 }
 
 // New builds a Service and starts its background work: per-token renewal
@@ -282,8 +283,8 @@ func (s *Service) obtain(service string, force bool) (*cached, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.opt.LockTTL+s.opt.FetchTimeout)
 	defer cancel()
 	e := s.entryOrCreate(service)
-	e.renewing.Store(true)
-	defer e.renewing.Store(false)
+	e.renewing.Add(1)
+	defer e.renewing.Add(-1)
 
 	start := s.opt.Clock.Now()
 	old := e.cur.Load()
@@ -372,7 +373,7 @@ func (s *Service) issueLocked(ctx context.Context, e *entry, service string, for
 			return s.install(e, tok), nil
 		}
 	}
-	renewal := e.cur.Load() != nil
+	renewal := !force && e.cur.Load() != nil
 	tok, err := s.issue(ctx, service)
 	if err != nil {
 		if renewal {
@@ -455,13 +456,17 @@ func (s *Service) backoff(n int32, err error) time.Duration {
 
 // install makes tok the near cache's token for e and schedules its renewal.
 func (s *Service) install(e *entry, tok domain.Token) *cached {
-	c := &cached{tok: tok, bearer: tok.AuthorizationHeader(), cacheExpiresAt: s.policy.CacheExpiresAt(tok)}
+	c := &cached{
+		tok:            tok,
+		bearer:         tok.AuthorizationHeader(),
+		cacheExpiresAt: s.policy.CacheExpiresAt(tok),
+		renewAt:        s.policy.RenewAt(tok, s.opt.Jitter()),
+	}
 	e.cur.Store(c)
 	e.notifyChanged()
 	if e.failures.Load() == 0 || !s.policy.RenewalDue(tok, s.opt.Clock.Now()) {
 		e.failures.Store(0)
-		delay := s.policy.RenewAt(tok, s.opt.Jitter()).Sub(s.opt.Clock.Now())
-		e.schedule(max(delay, 0), func() { s.renewInBackground(e.service) })
+		e.schedule(max(c.renewAt.Sub(s.opt.Clock.Now()), 0), func() { s.renewInBackground(e.service) })
 	}
 	return c
 }
@@ -495,16 +500,20 @@ func (s *Service) idle(e *entry, now time.Time) bool {
 	return s.opt.IdleTimeout > 0 && now.Sub(time.Unix(0, e.lastUsed.Load())) > s.opt.IdleTimeout
 }
 
-// checkRenewals is the safety net: any token due for renewal whose timer
-// did not fire (a suspended process, a clock jump) is renewed now.
+// timerSlack is how late a renewal timer may be before the safety net
+// steps in.
+const timerSlack = time.Second
+
+// checkRenewals is the safety net: any token whose renewal timer should
+// have fired but did not (a suspended process, a clock jump) is renewed now.
 func (s *Service) checkRenewals() {
 	now := s.opt.Clock.Now()
 	for _, e := range s.snapshot() {
 		c := e.cur.Load()
-		if c == nil || e.renewing.Load() || e.failures.Load() > 0 || c.tok.Expired(now) {
+		if c == nil || e.isRenewing() || e.failures.Load() > 0 || c.tok.Expired(now) {
 			continue
 		}
-		if s.policy.RenewalDue(c.tok, now) && !s.idle(e, now) {
+		if now.After(c.renewAt.Add(timerSlack)) && s.policy.RenewalDue(c.tok, now) && !s.idle(e, now) {
 			e.schedule(0, func() { s.renewInBackground(e.service) })
 		}
 	}
@@ -519,7 +528,7 @@ func (s *Service) cleanup() {
 		if c := e.cur.Load(); c != nil && c.tok.Expired(now) {
 			e.cur.CompareAndSwap(c, nil)
 		}
-		if e.cur.Load() == nil && !e.renewing.Load() && s.idle(e, now) {
+		if e.cur.Load() == nil && !e.isRenewing() && s.idle(e, now) {
 			forget = append(forget, e)
 		}
 	}
@@ -584,7 +593,7 @@ func (s *Service) onChange(service string) {
 	tok, err := s.opt.Store.Get(ctx, service)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		if e.renewing.Load() {
+		if e.isRenewing() {
 			break // our own fetch will fill it
 		}
 		e.cur.Store(nil)
@@ -734,3 +743,7 @@ func (e *entry) waitChange(ctx context.Context, d time.Duration) error {
 	}
 	return nil
 }
+
+// isRenewing reports whether a fetch for the entry's service runs in this
+// process.
+func (e *entry) isRenewing() bool { return e.renewing.Load() > 0 }

@@ -17,7 +17,7 @@ const healthTimeout = time.Second
 func (s *Service) Describe(service string, tok domain.Token) TokenStatus {
 	renewing := false
 	if e := s.entry(service); e != nil {
-		renewing = e.renewing.Load()
+		renewing = e.isRenewing()
 	}
 	return s.statusOf(service, tok, s.opt.Clock.Now(), renewing)
 }
@@ -67,7 +67,7 @@ func (s *Service) Status(ctx context.Context, service string) (TokenStatus, erro
 			return TokenStatus{}, err
 		}
 		s.log.Warn("status from the near cache; store unreadable", "service", service, "err", err)
-		return s.statusOf(service, e.cur.Load().tok, now, e.renewing.Load()), nil
+		return s.statusOf(service, e.cur.Load().tok, now, e.isRenewing()), nil
 	}
 	renewing := s.renewing(ctx, []string{service})
 	return s.statusOf(service, tok, now, renewing[0]), nil
@@ -100,7 +100,7 @@ func (s *Service) renewing(ctx context.Context, services []string) []bool {
 		held = make([]bool, len(services))
 	}
 	for i, name := range services {
-		if e := s.entry(name); e != nil && e.renewing.Load() {
+		if e := s.entry(name); e != nil && e.isRenewing() {
 			held[i] = true
 		}
 	}
