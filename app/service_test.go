@@ -27,6 +27,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // while failing is set. It is the token service of the timing tests.
 type countingIssuer struct {
 	lifetime time.Duration
+	clock    func() time.Time // optional: time.Now
 	calls    atomic.Int64
 	failing  atomic.Bool
 	mu       sync.Mutex
@@ -36,6 +37,9 @@ type countingIssuer struct {
 func (f *countingIssuer) Issue(ctx context.Context, service string) (domain.Token, error) {
 	n := f.calls.Add(1)
 	now := time.Now()
+	if f.clock != nil {
+		now = f.clock()
+	}
 	f.mu.Lock()
 	f.callTime = append(f.callTime, now)
 	f.mu.Unlock()
@@ -510,4 +514,45 @@ func TestCacheHitAllocatesNothing(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { _, _ = svc.Token(ctx, "kyc") }); n != 0 {
 		t.Fatalf("Token hit allocates %v times", n)
 	}
+}
+
+// jumpClock is the system clock plus an offset a test can jump forward, as
+// a process suspended and resumed sees it: its timers did not fire.
+type jumpClock struct{ offset atomic.Int64 }
+
+func (c *jumpClock) Now() time.Time       { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *jumpClock) jump(d time.Duration) { c.offset.Add(int64(d)) }
+
+func TestSafetyNetRenewsWhenATimerCouldNotFireButRespectsItsJitter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clock := &jumpClock{}
+		issuer := &countingIssuer{lifetime: time.Hour, clock: clock.Now}
+		svc := newService(t, issuer, nil, func(o *app.Options) {
+			o.Clock = clock
+			o.CheckInterval = 5 * time.Second
+		})
+		defer svc.Close()
+		if _, err := svc.Token(t.Context(), "kyc"); err != nil {
+			t.Fatal(err)
+		}
+		// Renewal window from 59m20s, jittered timer at 59m25s, buffer at
+		// 59m40s. The process "sleeps" past the window start.
+		clock.jump(59*time.Minute + 15*time.Second)
+		time.Sleep(5 * time.Second) // check at 59m20s: in the window, but the timer is not late
+		synctest.Wait()
+		time.Sleep(5 * time.Second) // check at 59m25s: the timer is due, not yet late
+		synctest.Wait()
+		if n := issuer.calls.Load(); n != 1 {
+			t.Fatalf("the safety net renewed before the token's jittered renewal time (%d calls)", n)
+		}
+		time.Sleep(5 * time.Second) // check at 59m30s: the timer is 5s late
+		synctest.Wait()
+		if n := issuer.calls.Load(); n != 2 {
+			t.Fatalf("the safety net did not renew a token whose timer could not fire (%d calls)", n)
+		}
+		st, _ := svc.Statistics(t.Context())
+		if st.CacheMisses != 1 || st.Renewals != 1 {
+			t.Fatalf("statistics after the safety-net renewal: %+v", st)
+		}
+	})
 }
