@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"runtime"
 	"slices"
@@ -19,6 +20,7 @@ import (
 // built or changed by hand should be checked with Validate.
 type Config struct {
 	TokenService TokenServiceConfig
+	API          APIConfig
 	Cache        CacheConfig
 	Redis        RedisConfig
 	Server       ServerConfig
@@ -48,6 +50,19 @@ const (
 	// AuthClientSecretPost sends them as client_id and client_secret form
 	// fields.
 	AuthClientSecretPost AuthMethod = "client_secret_post"
+	// AuthPrivateKeyJWT sends a JWT signed with the client's private key
+	// (RFC 7523 §2.2, OpenID Connect Core §9); no secret is sent.
+	AuthPrivateKeyJWT AuthMethod = "private_key_jwt"
+)
+
+// SigningAlg is the JWS algorithm of a private_key_jwt client assertion.
+type SigningAlg string
+
+const (
+	// SigningRS256 is RSASSA-PKCS1-v1_5 with SHA-256, for RSA keys.
+	SigningRS256 SigningAlg = "RS256"
+	// SigningES256 is ECDSA P-256 with SHA-256, for EC keys.
+	SigningES256 SigningAlg = "ES256"
 )
 
 // TokenServiceConfig is how to reach the OAuth2 token endpoint.
@@ -59,7 +74,18 @@ type TokenServiceConfig struct {
 	// ClientID and ClientSecret are required when URL is set.
 	ClientID     string
 	ClientSecret Secret
-	AuthMethod   AuthMethod
+	// AuthMethod is how the client authenticates. Load infers it when
+	// JWT_CLIENT_AUTH_METHOD is unset: private_key_jwt when PrivateKeyFile
+	// is set, else client_secret_basic.
+	AuthMethod AuthMethod
+	// PrivateKeyFile is the PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC)
+	// that signs private_key_jwt assertions; required for that method.
+	PrivateKeyFile string
+	// KeyID is sent as the assertion's kid header when not empty.
+	KeyID string
+	// SigningAlg is RS256 or ES256; empty means the one the key's type
+	// calls for.
+	SigningAlg SigningAlg
 	// Scope is sent as the scope parameter when not empty.
 	Scope string
 	// Audience is sent as the audience parameter when not empty (some
@@ -68,10 +94,93 @@ type TokenServiceConfig struct {
 	GrantType string
 	// Timeout bounds one token request.
 	Timeout time.Duration
+	// NegativeCache is how long an invalid_client or unauthorized_client
+	// answer is remembered and repeated without asking the token service
+	// again; 0 turns it off.
+	NegativeCache time.Duration
+	// Services holds the per-service clients of the YAML mapping
+	// jwt.services, by service name; a name not listed uses the fields
+	// above. There is no environment form: variable names cannot carry a
+	// service name such as data-processor.
+	Services map[string]ServiceClientConfig
+	// StrictServices refuses tokens for names not in Services
+	// (domain.ErrUnknownService, 404 unknown_service in the REST API).
+	StrictServices bool
 }
 
 // Configured reports whether a token endpoint is set.
 func (t TokenServiceConfig) Configured() bool { return t.URL != "" }
+
+// ServiceNames are the names of Services, sorted.
+func (t TokenServiceConfig) ServiceNames() []string {
+	return slices.Sorted(maps.Keys(t.Services))
+}
+
+// MaxTimeout is the longest request timeout of any client, the default or
+// a service's: what the core's own bound on one token-service call must
+// allow, and what JWT_LOCK_TTL must exceed.
+func (t TokenServiceConfig) MaxTimeout() time.Duration {
+	d := t.Timeout
+	for _, s := range t.Services {
+		d = max(d, s.Timeout)
+	}
+	return d
+}
+
+// ServiceClientConfig overrides the default client for one service (YAML
+// jwt.services.<name>). An empty field takes the default client's value,
+// with one exception that keeps credentials where they belong: a service
+// that sets its own URL or ClientID must set its own ClientSecret or
+// PrivateKeyFile, since the default client's are never sent to another
+// token endpoint or for another client id. The token service adapter
+// applies these rules and reports a service that breaks them.
+type ServiceClientConfig struct {
+	URL          string
+	ClientID     string
+	ClientSecret Secret
+	AuthMethod   AuthMethod
+	// PrivateKeyFile, KeyID and SigningAlg are as in TokenServiceConfig;
+	// KeyID and SigningAlg are inherited only together with the key.
+	PrivateKeyFile string
+	KeyID          string
+	SigningAlg     SigningAlg
+	Scope          string
+	// Audience is sent as both audience and the RFC 8707 resource.
+	Audience  string
+	GrantType string
+	// Timeout bounds this service's token requests; 0 takes the default.
+	Timeout time.Duration
+}
+
+// APIConfig is who may call the REST endpoints that hand out tokens or
+// change the cache.
+type APIConfig struct {
+	// Keys are the API keys of JWT_API_KEYS (or the YAML list).
+	Keys []APIKey
+	// KeysFile is the file JWT_API_KEYS_FILE names; Load reads its keys
+	// into FileKeys.
+	KeysFile string
+	FileKeys []APIKey
+	// ProtectStatus makes the status and statistics endpoints require a
+	// key too; health never does.
+	ProtectStatus bool
+}
+
+// AllKeys is Keys and FileKeys together. None means the token endpoints
+// are open to anyone who can reach the port.
+func (a APIConfig) AllKeys() []APIKey {
+	return slices.Concat(a.Keys, a.FileKeys)
+}
+
+// APIKey is one key allowed to call the API, written KEY or
+// KEY@service1+service2.
+type APIKey struct {
+	// Key is the secret the client presents.
+	Key Secret
+	// Services limits the key to these service names; empty means every
+	// service.
+	Services []string
+}
 
 // CacheType is where tokens are cached.
 type CacheType string
@@ -262,9 +371,15 @@ func Default() Config {
 	return c
 }
 
-// resolve fills what depends on other keys: the inferred cache type and
-// Spring's default Redis host.
+// resolve fills what depends on other keys: the inferred cache type,
+// Spring's default Redis host and the inferred client auth method.
 func (c *Config) resolve() {
+	if c.TokenService.AuthMethod == "" {
+		c.TokenService.AuthMethod = AuthClientSecretBasic
+		if c.TokenService.PrivateKeyFile != "" {
+			c.TokenService.AuthMethod = AuthPrivateKeyJWT
+		}
+	}
 	if c.Cache.Type == "" {
 		c.Cache.Type = CacheMemory
 		if c.Redis.Host != "" || len(c.Redis.Addrs) > 0 {
@@ -279,15 +394,20 @@ func (c *Config) resolve() {
 }
 
 // FieldError is one problem with one key. Its message names the environment
-// variable and the YAML key; Problem never contains a secret.
+// variable and the YAML key; Problem never contains a secret. Env is empty
+// for the YAML-only keys under jwt.services.
 type FieldError struct {
 	Env     string
 	YAML    string
 	Problem string
 }
 
-// Error is "config: ENV (yaml.key): problem".
+// Error is "config: ENV (yaml.key): problem", or "config: yaml.key:
+// problem" for a key without a variable.
 func (e *FieldError) Error() string {
+	if e.Env == "" {
+		return "config: " + e.YAML + ": " + e.Problem
+	}
 	return "config: " + e.Env + " (" + e.YAML + "): " + e.Problem
 }
 
@@ -322,18 +442,41 @@ func (c Config) problems() []error {
 		if strings.TrimSpace(ts.ClientID) == "" {
 			errs = append(errs, fieldError("JWT_CLIENT_ID", "a client id"+need))
 		}
-		if ts.ClientSecret == "" {
-			errs = append(errs, fieldError("JWT_CLIENT_SECRET", "a client secret"+need))
+		if ts.ClientSecret == "" && ts.AuthMethod != AuthPrivateKeyJWT {
+			errs = append(errs, fieldError("JWT_CLIENT_SECRET", "a client secret"+need+
+				", unless "+ref("JWT_CLIENT_AUTH_METHOD")+" is private_key_jwt"))
 		}
 		if strings.TrimSpace(ts.GrantType) == "" {
 			errs = append(errs, fieldError("JWT_GRANT_TYPE", "a grant type"+need))
 		}
 	}
+	switch {
+	case ts.AuthMethod == AuthPrivateKeyJWT && ts.PrivateKeyFile == "":
+		errs = append(errs, fieldError("JWT_CLIENT_PRIVATE_KEY_FILE",
+			"a private key file is required when "+ref("JWT_CLIENT_AUTH_METHOD")+" is private_key_jwt"))
+	case ts.AuthMethod != AuthPrivateKeyJWT && ts.AuthMethod != "" && ts.PrivateKeyFile != "":
+		errs = append(errs, fieldError("JWT_CLIENT_PRIVATE_KEY_FILE", fmt.Sprintf(
+			"is set but %s is %s, which does not use it; set it to private_key_jwt or leave it unset",
+			ref("JWT_CLIENT_AUTH_METHOD"), ts.AuthMethod)))
+	}
+	errs = append(errs, c.serviceProblems()...)
+	if ts.StrictServices && len(ts.Services) == 0 {
+		errs = append(errs, fieldError("JWT_STRICT_SERVICES",
+			"true, but jwt.services lists no service: every token request would be refused"))
+	}
 
-	if c.Cache.LockTTL > 0 && c.Cache.LockTTL <= ts.Timeout {
-		errs = append(errs, fieldError("JWT_LOCK_TTL", fmt.Sprintf(
-			"%s must be longer than %s %s, or a lock could expire while its renewer still waits for the token service",
-			c.Cache.LockTTL, ref("JWT_TOKEN_TIMEOUT"), ts.Timeout)))
+	if c.Cache.LockTTL > 0 {
+		limit, limitKey := ts.Timeout, ref("JWT_TOKEN_TIMEOUT")
+		for _, name := range ts.ServiceNames() {
+			if d := ts.Services[name].Timeout; d > limit {
+				limit, limitKey = d, serviceKey(name, "timeout")
+			}
+		}
+		if c.Cache.LockTTL <= limit {
+			errs = append(errs, fieldError("JWT_LOCK_TTL", fmt.Sprintf(
+				"%s must be longer than %s %s, or a lock could expire while its renewer still waits for the token service",
+				c.Cache.LockTTL, limitKey, limit)))
+		}
 	}
 
 	r := c.Redis

@@ -16,6 +16,12 @@
 // Values are read as strings and parsed here, not by koanf, so that a bad
 // value is reported with both its environment variable and YAML key and
 // what is wrong with it. All problems are reported together. Secrets (the
-// client secret and the Redis password) are held as Secret, which never
-// prints its value, and no error ever echoes them.
+// client secrets, the API keys and the Redis password) are held as Secret,
+// which never prints its value, and no error ever echoes them.
+//
+// Two things have no environment variable, since a variable name cannot
+// carry a service name such as data-processor: the per-service clients of
+// the YAML mapping jwt.services.<name> (see ServiceClientConfig), and the
+// structured form of the API key list. Their secrets can still come from
+// the environment through ${NAME} placeholders.
 package config

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -48,10 +49,20 @@ var table = []entry{
 	{KeyDoc: KeyDoc{Env: "JWT_CLIENT_SECRET", YAML: "jwt.token.client.secret", Type: "secret string", Default: "(none)", Secret: true,
 		Meaning: "OAuth2 client secret; required when JWT_TOKEN_SERVICE_URL is set. Never logged or shown"},
 		binding: secretValue(func(c *Config) *Secret { return &c.TokenService.ClientSecret })},
-	{KeyDoc: KeyDoc{Env: "JWT_CLIENT_AUTH_METHOD", YAML: "jwt.token.client.auth-method", Type: "client_secret_basic or client_secret_post",
-		Meaning: "how the client authenticates: HTTP Basic header, or client_id/client_secret form fields"},
-		def:     string(AuthClientSecretBasic),
-		binding: enumValue(func(c *Config) *AuthMethod { return &c.TokenService.AuthMethod }, AuthClientSecretBasic, AuthClientSecretPost)},
+	{KeyDoc: KeyDoc{Env: "JWT_CLIENT_AUTH_METHOD", YAML: "jwt.token.client.auth-method", Type: "client_secret_basic, client_secret_post or private_key_jwt",
+		Default: "private_key_jwt if JWT_CLIENT_PRIVATE_KEY_FILE is set, else client_secret_basic",
+		Meaning: "how the client authenticates: HTTP Basic header, client_id/client_secret form fields, or a JWT signed with its private key (RFC 7523), which needs no secret"},
+		binding: enumValue(func(c *Config) *AuthMethod { return &c.TokenService.AuthMethod }, AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT)},
+	{KeyDoc: KeyDoc{Env: "JWT_CLIENT_PRIVATE_KEY_FILE", YAML: "jwt.token.client.private-key-file", Type: "file path (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC, unencrypted)", Default: "(none)",
+		Meaning: "private key signing the private_key_jwt client assertions; required for that method. Read at start-up, never logged"},
+		binding: stringValue(func(c *Config) *string { return &c.TokenService.PrivateKeyFile }, nil)},
+	{KeyDoc: KeyDoc{Env: "JWT_CLIENT_KEY_ID", YAML: "jwt.token.client.key-id", Type: "string", Default: "(none)",
+		Meaning: "kid header of the private_key_jwt client assertions; none sent when unset"},
+		binding: stringValue(func(c *Config) *string { return &c.TokenService.KeyID }, nil)},
+	{KeyDoc: KeyDoc{Env: "JWT_CLIENT_SIGNING_ALG", YAML: "jwt.token.client.signing-alg", Type: "RS256 or ES256",
+		Default: "RS256 for an RSA key, ES256 for an EC P-256 key",
+		Meaning: "signature algorithm of the private_key_jwt client assertions"},
+		binding: signingAlgValue(func(c *Config) *SigningAlg { return &c.TokenService.SigningAlg })},
 	{KeyDoc: KeyDoc{Env: "JWT_TOKEN_SCOPE", YAML: "jwt.token.scope", Type: "string (space-separated scopes)", Default: "(none)",
 		Meaning: "scope requested with every token; none sent when unset"},
 		binding: stringValue(func(c *Config) *string { return &c.TokenService.Scope }, nil)},
@@ -66,6 +77,14 @@ var table = []entry{
 		Meaning: "time limit of one token request; must be more than 0"},
 		def:     "10s",
 		binding: durationValue(func(c *Config) *time.Duration { return &c.TokenService.Timeout }, time.Second, positive)},
+	{KeyDoc: KeyDoc{Env: "JWT_TOKEN_NEGATIVE_CACHE", YAML: "jwt.token.negative-cache", Type: durSeconds,
+		Meaning: "how long an invalid_client or unauthorized_client answer is remembered per client and repeated without asking the token service again; 0 turns it off"},
+		def:     "30s",
+		binding: durationValue(func(c *Config) *time.Duration { return &c.TokenService.NegativeCache }, time.Second, nonNegative)},
+	{KeyDoc: KeyDoc{Env: "JWT_STRICT_SERVICES", YAML: "jwt.services-strict", Type: "boolean (true/false, yes/no, on/off, 1/0)",
+		Meaning: "serve only the service names listed under jwt.services (YAML); any other name is 404 unknown_service"},
+		def:     "false",
+		binding: boolValue(func(c *Config) *bool { return &c.TokenService.StrictServices })},
 
 	// Cache and renewal.
 	{KeyDoc: KeyDoc{Env: "JWT_RENEWAL_BUFFER", YAML: "jwt.token.cache.renewal.buffer", Type: durSeconds,
@@ -151,6 +170,18 @@ var table = []entry{
 		def:     "jwtcache",
 		binding: stringValue(func(c *Config) *string { return &c.Redis.KeyPrefix }, checkKeyPrefix)},
 
+	// Who may call the API.
+	{KeyDoc: KeyDoc{Env: "JWT_API_KEYS", YAML: "jwt.api.keys", Type: "secret: comma-separated KEY or KEY@service1+service2 (or a YAML list)", Default: "(none)", Secret: true,
+		Meaning: "API keys that may call the token, bearer, refresh and evict endpoints (Authorization: Bearer KEY or X-API-Key: KEY); @ limits a key to those services. Keys are 16 to 512 visible ASCII characters other than ',' and '@'. None means those endpoints are open (logged at start-up). Never logged or shown"},
+		binding: apiKeysValue(func(c *Config) *[]APIKey { return &c.API.Keys })},
+	{KeyDoc: KeyDoc{Env: "JWT_API_KEYS_FILE", YAML: "jwt.api.keys-file", Type: "file path", Default: "(none)",
+		Meaning: "file of more API keys, one entry per line as in JWT_API_KEYS, '#' starting a comment line (a mounted Kubernetes secret); added to JWT_API_KEYS"},
+		binding: apiKeysFileValue(func(c *Config) *string { return &c.API.KeysFile }, func(c *Config) *[]APIKey { return &c.API.FileKeys })},
+	{KeyDoc: KeyDoc{Env: "JWT_API_PROTECT_STATUS", YAML: "jwt.api.protect-status", Type: "boolean (true/false, yes/no, on/off, 1/0)",
+		Meaning: "require an API key for the status and statistics endpoints too; health stays open for probes"},
+		def:     "false",
+		binding: boolValue(func(c *Config) *bool { return &c.API.ProtectStatus })},
+
 	// Server and logging.
 	{KeyDoc: KeyDoc{Env: "SERVER_PORT", YAML: "server.port", Type: "integer 0..65535",
 		Meaning: "REST API port; 0 picks a free port"},
@@ -202,14 +233,30 @@ func Keys() []KeyDoc {
 	return out
 }
 
-// MarkdownTable renders Keys as the Markdown table of README.md.
+// YAMLOnlyKeys documents the keys that have no environment variable (Env
+// is empty): the per-service clients under jwt.services.
+func YAMLOnlyKeys() []KeyDoc {
+	return []KeyDoc{{
+		YAML:    servicesKey + ".<name>.<setting>",
+		Type:    "YAML mapping; settings url, client-id, client-secret, auth-method, private-key-file, key-id, signing-alg, scope, audience, grant-type, timeout",
+		Default: "(none)",
+		Meaning: "a client for one service name, each setting overriding its JWT_* counterpart; a service with its own url or client-id needs its own client-secret or private-key-file. ${NAME} placeholders read secrets from the environment",
+	}}
+}
+
+// MarkdownTable renders Keys, then YAMLOnlyKeys, as the Markdown table of
+// README.md.
 func MarkdownTable() string {
 	var b strings.Builder
 	b.WriteString("| Environment variable | YAML key | Format | Default | Meaning |\n")
 	b.WriteString("|---|---|---|---|---|\n")
 	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-	for _, k := range Keys() {
-		b.WriteString("| `" + k.Env + "` | `" + k.YAML + "` | " + cell(k.Type) + " | " + cell(k.Default) + " | " + cell(k.Meaning) + " |\n")
+	for _, k := range slices.Concat(Keys(), YAMLOnlyKeys()) {
+		env := "(YAML only)"
+		if k.Env != "" {
+			env = "`" + k.Env + "`"
+		}
+		b.WriteString("| " + env + " | `" + k.YAML + "` | " + cell(k.Type) + " | " + cell(k.Default) + " | " + cell(k.Meaning) + " |\n")
 	}
 	return b.String()
 }

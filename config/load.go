@@ -71,14 +71,16 @@ func Load(opts LoadOptions) (Config, error) {
 
 	var errs []error
 	var origin Origin
+	var services map[string]ServiceClientConfig
 	if path != "" {
-		values, unknown, problems, err := readFile(path, lookup)
+		fv, err := readFile(path, lookup)
 		if err != nil {
 			return Config{}, err
 		}
-		errs = append(errs, problems...)
-		origin = Origin{File: path, UnknownKeys: unknown}
-		if err := k.Load(confmap.Provider(values, "."), nil); err != nil {
+		errs = append(errs, fv.problems...)
+		origin = Origin{File: path, UnknownKeys: fv.unknown}
+		services = fv.services
+		if err := k.Load(confmap.Provider(fv.values, "."), nil); err != nil {
 			return Config{}, fmt.Errorf("config: file %q: %w", path, err)
 		}
 	}
@@ -107,6 +109,7 @@ func Load(opts LoadOptions) (Config, error) {
 			errs = append(errs, fieldError(e.Env, p))
 		}
 	}
+	c.TokenService.Services = services
 	c.resolve()
 	c.Origin = origin
 	errs = append(errs, c.problems()...)
@@ -133,52 +136,114 @@ func envLookup(environ []string) func(name string) (string, bool) {
 // ${NAME:default} placeholder.
 var placeholder = regexp.MustCompile(`^\$\{([^}:]+)(:[^}]*)?\}$`)
 
-// readFile reads the YAML file at path and returns its known values, keyed
-// by their table YAML key and flattened to strings, ready to be layered
-// over the defaults; the keys jwtcache does not know; and the problems of
-// single values. err is set only when the file cannot be read or parsed.
-func readFile(path string, lookup func(string) (string, bool)) (values map[string]any, unknown []string, problems []error, err error) {
+// fileValues is what readFile found in the YAML file.
+type fileValues struct {
+	// values are the known table keys, by their table YAML key, flattened
+	// to strings, ready to be layered over the defaults.
+	values map[string]any
+	// unknown are the keys jwtcache does not read.
+	unknown []string
+	// problems are those of single values.
+	problems []error
+	// services is the jwt.services mapping; nil when absent.
+	services map[string]ServiceClientConfig
+}
+
+// readFile reads the YAML file at path. err is set only when the file
+// cannot be read or parsed.
+func readFile(path string, lookup func(string) (string, bool)) (fileValues, error) {
 	fk := koanf.New(".")
 	if err := fk.Load(file.Provider(path), yaml.Parser()); err != nil {
 		// The path is already in the message; keep only the cause.
 		if pe, ok := errors.AsType[*fs.PathError](err); ok {
-			return nil, nil, nil, fmt.Errorf("config: file %q: %w", path, pe.Err)
+			return fileValues{}, fmt.Errorf("config: file %q: %w", path, pe.Err)
 		}
-		return nil, nil, nil, fmt.Errorf("config: file %q: %s", path, scrubYAMLError(err))
+		return fileValues{}, fmt.Errorf("config: file %q: %s", path, scrubYAMLError(err))
 	}
-	values = map[string]any{}
+	fv := fileValues{values: map[string]any{}}
+	var mappedKeys []*entry
 	for key, v := range fk.All() {
+		if parts := strings.Split(key, "."); len(parts) >= 2 &&
+			canonicalKey(parts[0]) == "jwt" && canonicalKey(parts[1]) == "services" {
+			fv.readServiceKey(key, parts[2:], v, lookup)
+			continue
+		}
 		ck := canonicalKey(key)
 		e, ok := byKey[ck]
 		if !ok {
-			if !ignoredKeys[ck] {
-				unknown = append(unknown, key)
+			if parent := tableParent(ck); parent != nil {
+				// koanf flattens a mapping given for a single value into
+				// keys below it; left unknown, a misplaced API key list
+				// would leave the API open with no more than a warning.
+				if !slices.Contains(mappedKeys, parent) {
+					mappedKeys = append(mappedKeys, parent)
+					fv.problems = append(fv.problems, fieldError(parent.Env, "is a YAML mapping, want a single value or a list"))
+				}
+			} else if !ignoredKeys[ck] {
+				fv.unknown = append(fv.unknown, key)
 			}
 			continue
 		}
-		if s, ok := v.(string); ok {
-			if m := placeholder.FindStringSubmatch(strings.TrimSpace(s)); m != nil {
-				if val, ok := lookup(strings.TrimSpace(m[1])); ok && strings.TrimSpace(val) != "" {
-					v = val
-				} else if m[2] != "" {
-					v = m[2][1:]
-				} else {
-					continue
-				}
+		var s, problem string
+		if e.yaml != nil {
+			s, problem = e.yaml(v, lookup)
+		} else {
+			var set bool
+			if v, set = resolveYAMLPlaceholder(v, lookup); !set {
+				continue
 			}
+			s, problem = yamlString(v, e.Secret)
 		}
-		s, problem := yamlString(v, e.Secret)
 		if problem != "" {
-			problems = append(problems, fieldError(e.Env, problem))
+			fv.problems = append(fv.problems, fieldError(e.Env, problem))
 			continue
 		}
 		if strings.TrimSpace(s) == "" {
 			continue
 		}
-		values[e.YAML] = s
+		fv.values[e.YAML] = s
 	}
-	slices.Sort(unknown)
-	return values, unknown, problems, nil
+	slices.Sort(fv.unknown)
+	return fv, nil
+}
+
+// tableParent is the table entry whose YAML key is a dotted prefix of the
+// canonical key ck, or nil.
+func tableParent(ck string) *entry {
+	for i := strings.LastIndexByte(ck, '.'); i > 0; i = strings.LastIndexByte(ck[:i], '.') {
+		if e, ok := byKey[ck[:i]]; ok {
+			return e
+		}
+	}
+	return nil
+}
+
+// resolveYAMLPlaceholder resolves v when it is a string placeholder; set is
+// false when it names an unset variable and has no default.
+func resolveYAMLPlaceholder(v any, lookup func(string) (string, bool)) (_ any, set bool) {
+	s, ok := v.(string)
+	if !ok {
+		return v, true
+	}
+	return resolvePlaceholder(s, lookup)
+}
+
+// resolvePlaceholder returns s, or, when all of s is a ${NAME} or
+// ${NAME:default} placeholder, NAME's value from the environment, else the
+// default. set is false when NAME is unset or empty and there is no
+// default.
+func resolvePlaceholder(s string, lookup func(string) (string, bool)) (_ string, set bool) {
+	m := placeholder.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return s, true
+	}
+	if val, ok := lookup(strings.TrimSpace(m[1])); ok && strings.TrimSpace(val) != "" {
+		return val, true
+	}
+	if m[2] != "" {
+		return m[2][1:], true
+	}
+	return "", false
 }
 
 // yamlString turns a YAML value into the string an environment variable

@@ -57,7 +57,8 @@ func TestLoadDefaults(t *testing.T) {
 	t.Parallel()
 	got := mustLoad(t, LoadOptions{})
 	want := Config{
-		TokenService: TokenServiceConfig{AuthMethod: AuthClientSecretBasic, GrantType: "client_credentials", Timeout: 10 * time.Second},
+		TokenService: TokenServiceConfig{AuthMethod: AuthClientSecretBasic, GrantType: "client_credentials", Timeout: 10 * time.Second,
+			NegativeCache: 30 * time.Second},
 		Cache: CacheConfig{Type: CacheMemory, RenewalBuffer: 20 * time.Second, RenewalCheckInterval: 30 * time.Second,
 			RenewalIdleTimeout: time.Hour, CleanupInterval: time.Minute, LockTTL: 30 * time.Second, TTL: 30 * time.Minute},
 		Redis: RedisConfig{Port: 6379, Timeout: 2 * time.Second, PoolMaxActive: 8, PoolMaxIdle: 8,
@@ -348,7 +349,8 @@ const (
 var baseEnv = []string{"JWT_CLIENT_ID=id", "JWT_CLIENT_SECRET=" + clientSecret, "REDIS_PASSWORD=" + redisPassword}
 
 // neverBad lists the keys no value can be wrong for.
-var neverBad = []string{"JWT_CLIENT_ID", "JWT_CLIENT_SECRET", "JWT_TOKEN_SCOPE", "JWT_TOKEN_AUDIENCE",
+var neverBad = []string{"JWT_CLIENT_ID", "JWT_CLIENT_SECRET", "JWT_CLIENT_PRIVATE_KEY_FILE", "JWT_CLIENT_KEY_ID",
+	"JWT_TOKEN_SCOPE", "JWT_TOKEN_AUDIENCE",
 	"JWT_GRANT_TYPE", "REDIS_MASTER_NAME", "REDIS_USERNAME", "REDIS_PASSWORD"}
 
 var badValues = []struct {
@@ -360,7 +362,18 @@ var badValues = []struct {
 	{"JWT_TOKEN_SERVICE_URL", "https://h/t#frag", "must not have a fragment"},
 	{"JWT_TOKEN_SERVICE_URL", "https://user:" + clientSecret + "@h/t", "must not contain credentials"},
 	{"JWT_TOKEN_SERVICE_URL", "https://h/%zz", "is not a valid URL"},
-	{"JWT_CLIENT_AUTH_METHOD", "private_key_jwt", `"private_key_jwt" is not client_secret_basic or client_secret_post`},
+	{"JWT_CLIENT_AUTH_METHOD", "tls_client_auth", `"tls_client_auth" is not client_secret_basic, client_secret_post or private_key_jwt`},
+	{"JWT_CLIENT_SIGNING_ALG", "HS256", `"HS256" is not RS256 or ES256`},
+	{"JWT_TOKEN_NEGATIVE_CACHE", "-1", "must not be negative, got -1s"},
+	{"JWT_STRICT_SERVICES", "true", "true, but jwt.services lists no service"},
+	{"JWT_STRICT_SERVICES", "sure", `"sure" is not a boolean`},
+	{"JWT_API_KEYS", apiKeyShort, "entry 1: the key is shorter than 16 characters"},
+	{"JWT_API_KEYS", apiKeyLong + "," + apiKeyShort, "entry 2: the key is shorter than 16 characters"},
+	{"JWT_API_KEYS", apiKeyLong + "@KYC", "entry 1: service 1 after '@' is not a valid service name"},
+	{"JWT_API_KEYS", apiKeyLong + " x", "entry 1: the key may hold only visible ASCII"},
+	{"JWT_API_KEYS", " , ", "holds no key"},
+	{"JWT_API_KEYS_FILE", "/nonexistent/api-keys", `cannot read "/nonexistent/api-keys": no such file or directory`},
+	{"JWT_API_PROTECT_STATUS", "2", `"2" is not a boolean`},
 	{"JWT_TOKEN_TIMEOUT", "abc", `"abc" is not a duration (want seconds like 20 or a Go duration like 20s)`},
 	{"JWT_TOKEN_TIMEOUT", "0", "must be more than 0, got 0s"},
 	{"JWT_RENEWAL_BUFFER", "abc", `"abc" is not a duration (want seconds like 20 or a Go duration like 20s)`},
@@ -401,6 +414,12 @@ var badValues = []struct {
 	{"LOG_LEVEL", "trace", `"trace" is not debug, info, warn or error`},
 	{"LOG_FORMAT", "xml", `"xml" is not text or json`},
 }
+
+// API keys used by the tests; none may appear in any message.
+const (
+	apiKeyLong  = "api-KEY-0123456789-long-enough"
+	apiKeyShort = "api-KEY-short"
+)
 
 // TestLoadBadValues sets each bad value through the environment and through
 // the YAML file: each must give exactly one error, naming the variable and
@@ -537,7 +556,7 @@ func TestLoadFileErrors(t *testing.T) {
 
 func assertNoSecret(t *testing.T, s string) {
 	t.Helper()
-	for _, secret := range []string{clientSecret, redisPassword} {
+	for _, secret := range []string{clientSecret, redisPassword, apiKeyLong, apiKeyShort, "0123456789-long"} {
 		if strings.Contains(s, secret) {
 			t.Errorf("secret %q leaked into:\n%s", secret, s)
 		}

@@ -17,10 +17,13 @@ import (
 // contains a secret: set for a malformed string, check for a well-formed
 // value out of range, so that Validate also catches it in a Config built by
 // hand. set("") stores the zero value: only defaults pass "", since Load
-// treats an empty value as unset.
+// treats an empty value as unset. yaml, when set, turns the key's YAML
+// value into that raw string, for keys whose YAML form is richer than a
+// single value; the default is yamlString.
 type binding struct {
 	set   func(c *Config, raw string) string
 	check func(c *Config) string
+	yaml  func(v any, lookup func(string) (string, bool)) (string, string)
 }
 
 // maxEcho bounds how much of a bad value an error repeats.
@@ -78,6 +81,22 @@ func enumValue[T ~string](field func(*Config) *T, allowed ...T) binding {
 			}
 			return ""
 		},
+	}
+}
+
+// signingAlgValue reads RS256 or ES256, in any case; empty means the
+// key's own algorithm.
+func signingAlgValue(field func(*Config) *SigningAlg) binding {
+	return binding{
+		set: func(c *Config, raw string) string {
+			v := SigningAlg(strings.ToUpper(strings.TrimSpace(raw)))
+			if p := checkSigningAlg(v); p != "" {
+				return p
+			}
+			*field(c) = v
+			return ""
+		},
+		check: func(c *Config) string { return checkSigningAlg(*field(c)) },
 	}
 }
 

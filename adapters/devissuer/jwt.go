@@ -113,39 +113,66 @@ func VerifyES256(token string, pub *ecdsa.PublicKey) (map[string]any, error) {
 }
 
 func verifyES256(token string, pub *ecdsa.PublicKey) (map[string]any, jwtHeader, error) {
-	var hdr jwtHeader
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return nil, hdr, errors.New("devissuer: token is not a compact JWS (three dot-separated parts)")
-	}
-	rawHeader, err := b64.DecodeString(parts[0])
-	if err != nil || json.Unmarshal(rawHeader, &hdr) != nil {
-		return nil, hdr, errors.New("devissuer: token header is not base64url JSON")
+	jws, err := parseJWS(token)
+	if err != nil {
+		return nil, jws.header, err
 	}
 	// Checking alg before anything else is what stops "none" and algorithm
 	// confusion.
-	if hdr.Alg != "ES256" {
-		return nil, hdr, fmt.Errorf("devissuer: token alg %q is not ES256", hdr.Alg)
+	if jws.header.Alg != "ES256" {
+		return nil, jws.header, fmt.Errorf("devissuer: token alg %q is not ES256", jws.header.Alg)
 	}
-	sig, err := b64.DecodeString(parts[2])
-	if err != nil || len(sig) != 2*coordLen {
-		return nil, hdr, errors.New("devissuer: token signature is not a 64-byte base64url ES256 signature")
+	if len(jws.sig) != 2*coordLen {
+		return nil, jws.header, errors.New("devissuer: token signature is not a 64-byte base64url ES256 signature")
 	}
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	r := new(big.Int).SetBytes(sig[:coordLen])
-	sv := new(big.Int).SetBytes(sig[coordLen:])
+	digest := sha256.Sum256([]byte(jws.signingInput))
+	r := new(big.Int).SetBytes(jws.sig[:coordLen])
+	sv := new(big.Int).SetBytes(jws.sig[coordLen:])
 	if !ecdsa.Verify(pub, digest[:], r, sv) {
-		return nil, hdr, errors.New("devissuer: token signature does not verify")
+		return nil, jws.header, errors.New("devissuer: token signature does not verify")
 	}
-	rawClaims, err := b64.DecodeString(parts[1])
+	claims, err := jws.claims()
+	return claims, jws.header, err
+}
+
+// jws is a compact JWS taken apart, its signature not yet checked.
+type jws struct {
+	header jwtHeader
+	// signingInput is header.payload, as signed.
+	signingInput string
+	payload      string
+	sig          []byte
+}
+
+// parseJWS splits and decodes token. Its errors never quote the token.
+func parseJWS(token string) (jws, error) {
+	var j jws
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return j, errors.New("devissuer: token is not a compact JWS (three dot-separated parts)")
+	}
+	rawHeader, err := b64.DecodeString(parts[0])
+	if err != nil || json.Unmarshal(rawHeader, &j.header) != nil {
+		return j, errors.New("devissuer: token header is not base64url JSON")
+	}
+	if j.sig, err = b64.DecodeString(parts[2]); err != nil {
+		return j, errors.New("devissuer: token signature is not base64url")
+	}
+	j.signingInput, j.payload = parts[0]+"."+parts[1], parts[1]
+	return j, nil
+}
+
+// claims decodes the payload; call it only once the signature verified.
+func (j jws) claims() (map[string]any, error) {
+	rawClaims, err := b64.DecodeString(j.payload)
 	if err != nil {
-		return nil, hdr, errors.New("devissuer: token payload is not base64url")
+		return nil, errors.New("devissuer: token payload is not base64url")
 	}
 	var claims map[string]any
 	if json.Unmarshal(rawClaims, &claims) != nil || claims == nil {
-		return nil, hdr, errors.New("devissuer: token payload is not a JSON object")
+		return nil, errors.New("devissuer: token payload is not a JSON object")
 	}
-	return claims, hdr, nil
+	return claims, nil
 }
 
 // VerifyToken checks that token is one of this server's and still valid:

@@ -5,10 +5,14 @@
 //
 // jwtcache runs it in-process when no token service URL is configured, and
 // alone as `jwtcache dev-issuer`. It is not meant to guard anything: it has
-// one client, keeps its key in memory and forgets it on exit.
+// one client, keeps its key in memory and forgets it on exit. The client
+// authenticates with its secret (client_secret_basic or _post) or, when
+// given its public key, with private_key_jwt, so that every client
+// authentication method jwtcache speaks can be tested against it.
 package devissuer
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -50,12 +54,22 @@ const (
 // maxFormBytes bounds a token request body.
 const maxFormBytes = 64 << 10
 
-// Options configures a Server. ClientID and ClientSecret are required.
+// Options configures a Server. ClientID is required, and ClientSecret or
+// ClientPublicKey (or both).
 type Options struct {
 	// ClientID is the one client the server knows. Required.
 	ClientID string
-	// ClientSecret is its secret. Required; see GenerateSecret.
+	// ClientSecret is its secret, for client_secret_basic and
+	// client_secret_post; see GenerateSecret. Empty turns those methods
+	// off.
 	ClientSecret string
+	// ClientPublicKey, if set, lets the client authenticate with
+	// private_key_jwt (RFC 7523 §2.2): an *rsa.PublicKey for RS256
+	// assertions or an *ecdsa.PublicKey on P-256 for ES256. The server
+	// checks the signature, iss and sub (the client id), aud (this token
+	// endpoint's URL as the request reached it), an exp in the future and
+	// at most MaxAssertionLifetime away, and a jti never seen before.
+	ClientPublicKey crypto.PublicKey
 	// TokenLifetime is how long issued tokens live, in whole seconds (at
 	// least one); default DefaultTokenLifetime.
 	TokenLifetime time.Duration
@@ -72,12 +86,17 @@ type Options struct {
 // hooks are safe for concurrent use.
 type Server struct {
 	clientID, clientSecret string
-	issuer                 string
-	clock                  ports.Clock
-	log                    *slog.Logger
-	key                    *ecdsa.PrivateKey
-	jwk                    JWK
-	handler                http.Handler
+	// clientKey verifies private_key_jwt assertions; nil when that method
+	// is off.
+	clientKey crypto.PublicKey
+	// seen remembers the jti of accepted assertions until they expire.
+	seen    jtiSet
+	issuer  string
+	clock   ports.Clock
+	log     *slog.Logger
+	key     *ecdsa.PrivateKey
+	jwk     JWK
+	handler http.Handler
 
 	// lifetime is the token lifetime in nanoseconds, a whole number of
 	// seconds, at least one second.
@@ -100,8 +119,11 @@ func New(opts Options) (*Server, error) {
 	switch {
 	case opts.ClientID == "":
 		return nil, errors.New("devissuer: client id is empty")
-	case opts.ClientSecret == "":
-		return nil, errors.New("devissuer: client secret is empty")
+	case opts.ClientSecret == "" && opts.ClientPublicKey == nil:
+		return nil, errors.New("devissuer: client secret and client public key are both empty")
+	}
+	if err := checkClientKey(opts.ClientPublicKey); err != nil {
+		return nil, err
 	}
 	lifetime := opts.TokenLifetime
 	if lifetime == 0 {
@@ -121,6 +143,8 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		clientID:     opts.ClientID,
 		clientSecret: opts.ClientSecret,
+		clientKey:    opts.ClientPublicKey,
+		seen:         jtiSet{m: map[string]time.Time{}},
 		issuer:       opts.Issuer,
 		clock:        opts.Clock,
 		log:          opts.Logger,
@@ -230,7 +254,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form := r.PostForm
-	for _, p := range []string{"grant_type", "scope", "audience", "resource", "client_id", "client_secret"} {
+	for _, p := range []string{"grant_type", "scope", "audience", "resource", "client_id", "client_secret", "client_assertion", "client_assertion_type"} {
 		if len(form[p]) > 1 {
 			// RFC 6749 §3.2.
 			s.fail(w, r, http.StatusBadRequest, "invalid_request", "parameter "+p+" is repeated")
@@ -239,11 +263,23 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 
 	id, secret, basic := r.BasicAuth()
+	asserted := form.Has("client_assertion") || form.Has("client_assertion_type")
+	methods := 0
+	for _, used := range []bool{basic, form.Has("client_secret"), asserted} {
+		if used {
+			methods++
+		}
+	}
 	switch {
-	case basic && form.Has("client_secret"):
+	case methods > 1:
 		// RFC 6749 §2.3: one authentication method per request.
 		s.fail(w, r, http.StatusBadRequest, "invalid_request", "more than one client authentication method")
 		return
+	case asserted:
+		if err := s.checkAssertion(r, form); err != nil {
+			s.failClientBecause(w, r, err.Error())
+			return
+		}
 	case basic:
 		if !s.basicClient(id, secret) {
 			s.failClient(w, r)
@@ -321,18 +357,29 @@ func (s *Server) basicClient(id, secret string) bool {
 }
 
 // isClient compares in constant time, so that response timing does not
-// tell how much of a guessed secret was right.
+// tell how much of a guessed secret was right. With no secret configured
+// nothing matches, not even an empty secret.
 func (s *Server) isClient(id, secret string) bool {
 	idOK := subtle.ConstantTimeCompare([]byte(id), []byte(s.clientID))
 	secretOK := subtle.ConstantTimeCompare([]byte(secret), []byte(s.clientSecret))
-	return idOK&secretOK == 1
+	return idOK&secretOK == 1 && s.clientSecret != ""
 }
 
 // failClient answers RFC 6749 §5.2 invalid_client. The presented
 // credentials are not logged: a secret typed into the id field would be.
 func (s *Server) failClient(w http.ResponseWriter, r *http.Request) {
+	s.failClientBecause(w, r, "")
+}
+
+// failClientBecause is failClient saying why, for the reasons that hold no
+// credential (those of a rejected client assertion).
+func (s *Server) failClientBecause(w http.ResponseWriter, r *http.Request, reason string) {
+	desc := "client authentication failed"
+	if reason != "" {
+		desc += ": " + reason
+	}
 	w.Header().Set("WWW-Authenticate", `Basic realm="`+s.issuer+`"`)
-	s.fail(w, r, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+	s.fail(w, r, http.StatusUnauthorized, "invalid_client", desc)
 }
 
 // fail answers an RFC 6749 §5.2 error and counts it.

@@ -12,4 +12,8 @@
 // Only the token, bearer and refresh endpoints ever carry an access token,
 // and they are sent with Cache-Control: no-store. Nothing in this package
 // logs a token, a header or a body.
+//
+// Access control is optional: with an Auth (NewAuth) the endpoints that
+// hand out tokens or change the cache need an API key, compared in
+// constant time; see Auth for which endpoints and how.
 package rest

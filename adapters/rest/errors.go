@@ -26,6 +26,8 @@ const (
 	codeInternal                = "internal_error"
 	codeNotFound                = "not_found"
 	codeMethodNotAllowed        = "method_not_allowed"
+	codeUnauthorized            = "unauthorized"
+	codeForbidden               = "forbidden"
 )
 
 // statusClientClosedRequest is nginx's status for a request its client

@@ -24,9 +24,12 @@ type Options struct {
 	// Clock stamps the responses the core did not stamp itself (errors,
 	// bearer). Default: the system clock.
 	Clock ports.Clock
+	// Auth, when not nil, requires API keys on the endpoints that hand out
+	// tokens or change the cache; see NewAuth. It runs after panic
+	// recovery and before Middleware.
+	Auth *Auth
 	// Middleware runs on every request, unknown routes included, after
-	// panic recovery and before the endpoint: the place for
-	// authentication.
+	// panic recovery and Auth and before the endpoint.
 	Middleware []gin.HandlerFunc
 }
 
@@ -49,7 +52,7 @@ func NewHandler(svc TokenService, opts Options) http.Handler {
 	// service logs through slog only.
 	releaseMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
 
-	a := &api{svc: svc, clock: opts.Clock, log: opts.Logger}
+	a := &api{svc: svc, clock: opts.Clock, log: opts.Logger, auth: opts.Auth}
 	if a.clock == nil {
 		a.clock = systemClock{}
 	}
@@ -66,6 +69,9 @@ func NewHandler(svc TokenService, opts Options) http.Handler {
 
 	// The logger wraps recovery so that it sees the 500 a panic becomes.
 	e.Use(a.logRequests, gin.CustomRecoveryWithWriter(nil, a.recovered))
+	if a.auth != nil {
+		e.Use(a.authenticate)
+	}
 	e.Use(opts.Middleware...)
 
 	g := e.Group(BasePath)
@@ -88,6 +94,8 @@ type api struct {
 	svc   TokenService
 	clock ports.Clock
 	log   *slog.Logger
+	// auth is nil when the API is open.
+	auth *Auth
 }
 
 // systemClock is the default Clock.

@@ -8,16 +8,26 @@
 // unreachable server, a body that is not a token told apart from a server
 // that said no, Retry-After, a bound on the body size, and a token lifetime
 // read from the JWT when the server leaves out expires_in.
+//
+// Each service may have a client of its own (Options.Services): its own
+// token endpoint, client id, credentials, scope, audience and timeout.
+// Clients authenticate with client_secret_basic, client_secret_post or
+// private_key_jwt (RFC 7523). A client the token service has just called
+// invalid or unauthorized is not sent again for a while (the negative
+// cache), so that a misconfigured client cannot hammer the token service.
 package tokenservice
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,136 +44,146 @@ const (
 	// DefaultMaxBodyBytes bounds the response body read; a token response
 	// is a few KiB at most.
 	DefaultMaxBodyBytes int64 = 64 << 10
+	// DefaultNegativeCache is how long an invalid_client or
+	// unauthorized_client answer is repeated without asking again.
+	DefaultNegativeCache = 30 * time.Second
 )
 
-// Client authentication methods (RFC 6749 §2.3.1), named as in the RFC 8414
-// token_endpoint_auth_methods_supported registry.
+// Client authentication methods (RFC 6749 §2.3.1, RFC 7523 §2.2), named as
+// in the RFC 8414 token_endpoint_auth_methods_supported registry.
 const (
 	// AuthClientSecretBasic sends the client id and secret in an HTTP Basic
 	// Authorization header, each form-url-encoded first.
 	AuthClientSecretBasic = "client_secret_basic"
 	// AuthClientSecretPost sends client_id and client_secret in the form.
 	AuthClientSecretPost = "client_secret_post"
+	// AuthPrivateKeyJWT sends client_id and a client_assertion, a short-lived
+	// JWT signed with the client's private key (RFC 7523 §2.2, OpenID
+	// Connect Core §9). No secret travels.
+	AuthPrivateKeyJWT = "private_key_jwt"
 )
 
-// Options configures an Issuer. URL and ClientID are required; every other
-// field is optional and has a default.
+// Options configures an Issuer: the default client, which every service
+// uses unless Services gives it its own, and what all clients share. URL
+// and ClientID are required; every other field is optional and has a
+// default.
 type Options struct {
 	// URL is the token endpoint, an absolute http or https URL. Required.
 	URL string
 	// ClientID identifies jwtcache to the token service. Required.
 	ClientID string
-	// ClientSecret authenticates the client. Optional (an HTTPClient doing
-	// mutual TLS may not need one), but normally set.
+	// ClientSecret authenticates the client with the client_secret_*
+	// methods. Optional (private_key_jwt needs none, and an HTTPClient
+	// doing mutual TLS may not either), but normally set.
 	ClientSecret string
 	// Scope is the space-separated scope requested; sent only if non-empty.
 	Scope string
 	// GrantType is sent as grant_type; default DefaultGrantType.
 	GrantType string
-	// AuthMethod is AuthClientSecretBasic (the default) or
-	// AuthClientSecretPost.
+	// AuthMethod is AuthClientSecretBasic, AuthClientSecretPost or
+	// AuthPrivateKeyJWT. Default: AuthPrivateKeyJWT when PrivateKeyFile is
+	// set, else AuthClientSecretBasic.
 	AuthMethod string
+	// PrivateKeyFile is a PEM file holding the unencrypted private key that
+	// signs private_key_jwt assertions: PKCS#8, PKCS#1 (RSA) or SEC1 (EC
+	// P-256). Required for AuthPrivateKeyJWT. New reads it once.
+	PrivateKeyFile string
+	// KeyID, if set, is the assertions' kid header.
+	KeyID string
+	// SigningAlg is SigningRS256 or SigningES256; default the key's own
+	// (RS256 for RSA, ES256 for EC P-256).
+	SigningAlg string
 	// Audience, if set, is sent both as `audience` (the parameter Auth0 and
 	// others use) and as the RFC 8707 `resource` indicator.
 	Audience string
 	// Timeout bounds each token request; default DefaultTimeout.
 	Timeout time.Duration
+
+	// Services gives some services a client of their own, by service name.
+	// Optional; see ClientOptions for how an override combines with the
+	// fields above.
+	Services map[string]ClientOptions
+	// Strict refuses every service not in Services: Issue returns an error
+	// wrapping domain.ErrUnknownService without any request.
+	Strict bool
+	// NegativeCache is how long a client's invalid_client or
+	// unauthorized_client answer is remembered: meanwhile Issue returns a
+	// copy of it (wrapping ErrCachedRejection) without asking the token
+	// service, so that a misconfigured client cannot hammer it. Default
+	// DefaultNegativeCache; negative turns it off.
+	NegativeCache time.Duration
+
 	// MaxBodyBytes bounds the response body; default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// HTTPClient sends the requests. Optional; the default client does not
 	// follow redirects, so that a misconfigured URL shows up as an error
 	// instead of a POST silently turned into a GET elsewhere.
 	HTTPClient *http.Client
-	// Clock stamps IssuedAt. Optional; default the system clock.
+	// Clock stamps IssuedAt and the assertions, and times the negative
+	// cache. Optional; default the system clock.
 	Clock ports.Clock
 }
 
-// Issuer obtains tokens from an OAuth2 token service with the client
+// ClientOptions is one service's client. Every field is optional: an empty
+// one takes the value of the same Options field, except for credentials,
+// which stay with the client they belong to:
+//
+//   - ClientSecret and PrivateKeyFile are inherited together or not at
+//     all: a service that sets either uses only its own.
+//   - KeyID and SigningAlg go with the key: inherited only with the
+//     default PrivateKeyFile, and only settable with a PrivateKeyFile of
+//     the service's own.
+//   - A service whose URL or ClientID differs from the default must bring
+//     its own ClientSecret or PrivateKeyFile (when the default client has
+//     any credentials): the default client's are never sent to another
+//     token endpoint or on behalf of another client.
+//   - An empty AuthMethod is the default client's when the credentials are
+//     inherited; with the service's own, AuthPrivateKeyJWT for a key alone,
+//     otherwise the default's if it is a client_secret_* method, else
+//     AuthClientSecretBasic.
+type ClientOptions struct {
+	URL            string
+	ClientID       string
+	ClientSecret   string
+	AuthMethod     string
+	PrivateKeyFile string
+	KeyID          string
+	SigningAlg     string
+	Scope          string
+	Audience       string
+	GrantType      string
+	Timeout        time.Duration
+}
+
+// Issuer obtains tokens from OAuth2 token services with the client
 // credentials grant. It is safe for concurrent use.
 type Issuer struct {
-	endpoint string
-	grant    string
-	timeout  time.Duration
 	maxBody  int64
 	http     *http.Client
 	clock    ports.Clock
-	// def is the client every service uses. It is a separate value, reached
-	// only through clientFor, so that per-service clients can be added as a
-	// lookup there without touching the request code.
-	def client
+	strict   bool
+	negative time.Duration
+	// def is the client of every service not in services.
+	def *client
+	// services holds the clients of Options.Services. Read-only after New.
+	services map[string]*client
 }
 
 var _ ports.TokenIssuer = (*Issuer)(nil)
 
-// client is who asks for a token and for what.
-type client struct {
-	id, secret string
-	authMethod string
-	scope      string
-	audience   string
-}
-
-// New checks opts and returns an Issuer. Its errors name the offending
-// field and never contain the client secret.
+// New checks opts, reads the private keys it names and returns an Issuer.
+// Its errors name the offending field (and service, and key file), and
+// never contain a client secret or any part of a key.
 func New(opts Options) (*Issuer, error) {
-	u, err := url.Parse(opts.URL)
-	switch {
-	case opts.URL == "":
-		return nil, errors.New("tokenservice: token service URL is empty")
-	case err != nil:
-		// url.Parse errors quote the input, which might be a secret
-		// pasted into the wrong field: say only that it does not parse.
-		return nil, errors.New("tokenservice: token service URL does not parse")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("tokenservice: token service URL must be absolute http or https, got scheme %q", u.Scheme)
-	case u.Host == "":
-		return nil, errors.New("tokenservice: token service URL has no host")
-	case u.User != nil:
-		return nil, errors.New("tokenservice: token service URL must not hold credentials; use the client id and secret")
-	case u.Fragment != "":
-		// RFC 6749 §3.2.
-		return nil, errors.New("tokenservice: token service URL must not have a fragment")
-	}
-	if strings.TrimSpace(opts.ClientID) == "" {
-		return nil, errors.New("tokenservice: client id is empty")
-	}
-	auth := opts.AuthMethod
-	switch auth {
-	case "":
-		auth = AuthClientSecretBasic
-	case AuthClientSecretBasic, AuthClientSecretPost:
-	default:
-		return nil, fmt.Errorf("tokenservice: auth method %q is not %s or %s", auth, AuthClientSecretBasic, AuthClientSecretPost)
-	}
-	if opts.Timeout < 0 {
-		return nil, fmt.Errorf("tokenservice: timeout %v is negative", opts.Timeout)
-	}
 	if opts.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("tokenservice: max body bytes %d is negative", opts.MaxBodyBytes)
 	}
 	i := &Issuer{
-		endpoint: u.String(),
-		grant:    opts.GrantType,
-		timeout:  opts.Timeout,
-		maxBody:  opts.MaxBodyBytes,
+		maxBody:  cmp.Or(opts.MaxBodyBytes, DefaultMaxBodyBytes),
 		http:     opts.HTTPClient,
 		clock:    opts.Clock,
-		def: client{
-			id:         opts.ClientID,
-			secret:     opts.ClientSecret,
-			authMethod: auth,
-			scope:      opts.Scope,
-			audience:   opts.Audience,
-		},
-	}
-	if i.grant == "" {
-		i.grant = DefaultGrantType
-	}
-	if i.timeout == 0 {
-		i.timeout = DefaultTimeout
-	}
-	if i.maxBody == 0 {
-		i.maxBody = DefaultMaxBodyBytes
+		strict:   opts.Strict,
+		negative: cmp.Or(opts.NegativeCache, DefaultNegativeCache),
 	}
 	if i.http == nil {
 		i.http = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -173,11 +193,91 @@ func New(opts Options) (*Issuer, error) {
 	if i.clock == nil {
 		i.clock = systemClock{}
 	}
+
+	def := opts.defaultClient()
+	if def.AuthMethod == "" {
+		def.AuthMethod = AuthClientSecretBasic
+		if def.PrivateKeyFile != "" {
+			def.AuthMethod = AuthPrivateKeyJWT
+		}
+	}
+	keys := keyCache{}
+	var err error
+	if i.def, err = newClient(def, keys); err != nil {
+		return nil, fmt.Errorf("tokenservice: %w", err)
+	}
+	i.services = make(map[string]*client, len(opts.Services))
+	for _, name := range slices.Sorted(maps.Keys(opts.Services)) {
+		if err := domain.ValidateServiceName(name); err != nil {
+			return nil, fmt.Errorf("tokenservice: Services: %w", err)
+		}
+		merged, err := def.merge(opts.Services[name])
+		if err == nil {
+			i.services[name], err = newClient(merged, keys)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tokenservice: service %q: %w", name, err)
+		}
+	}
 	return i, nil
 }
 
-// clientFor is the client that asks for service's tokens.
-func (i *Issuer) clientFor(string) *client { return &i.def }
+// defaultClient is the default client's part of o.
+func (o Options) defaultClient() ClientOptions {
+	return ClientOptions{
+		URL: o.URL, ClientID: o.ClientID, ClientSecret: o.ClientSecret, AuthMethod: o.AuthMethod,
+		PrivateKeyFile: o.PrivateKeyFile, KeyID: o.KeyID, SigningAlg: o.SigningAlg,
+		Scope: o.Scope, Audience: o.Audience, GrantType: o.GrantType, Timeout: o.Timeout,
+	}
+}
+
+// merge is svc completed from def, the default client, by the rules of
+// ClientOptions.
+func (def ClientOptions) merge(svc ClientOptions) (ClientOptions, error) {
+	out := svc
+	ownCreds := svc.ClientSecret != "" || svc.PrivateKeyFile != ""
+	elsewhere := (svc.URL != "" && svc.URL != def.URL) || (svc.ClientID != "" && svc.ClientID != def.ClientID)
+	switch {
+	case ownCreds:
+		if svc.AuthMethod == "" {
+			switch {
+			case svc.PrivateKeyFile != "" && svc.ClientSecret == "":
+				out.AuthMethod = AuthPrivateKeyJWT
+			case def.AuthMethod == AuthClientSecretBasic || def.AuthMethod == AuthClientSecretPost:
+				out.AuthMethod = def.AuthMethod
+			default:
+				out.AuthMethod = AuthClientSecretBasic
+			}
+		}
+	case elsewhere && (def.ClientSecret != "" || def.PrivateKeyFile != ""):
+		return ClientOptions{}, errors.New("its URL or client id differs from the default client's, so it needs a client secret or private key file of its own: " +
+			"the default client's credentials are never sent to another token endpoint or for another client")
+	case svc.KeyID != "" || svc.SigningAlg != "":
+		return ClientOptions{}, errors.New("a key id or signing algorithm needs a private key file of the service's own")
+	default:
+		out.ClientSecret, out.PrivateKeyFile, out.KeyID, out.SigningAlg = def.ClientSecret, def.PrivateKeyFile, def.KeyID, def.SigningAlg
+		out.AuthMethod = cmp.Or(svc.AuthMethod, def.AuthMethod)
+	}
+	out.URL = cmp.Or(svc.URL, def.URL)
+	out.ClientID = cmp.Or(svc.ClientID, def.ClientID)
+	out.Scope = cmp.Or(svc.Scope, def.Scope)
+	out.Audience = cmp.Or(svc.Audience, def.Audience)
+	out.GrantType = cmp.Or(svc.GrantType, def.GrantType)
+	out.Timeout = cmp.Or(svc.Timeout, def.Timeout)
+	return out, nil
+}
+
+// clientFor is the client that asks for service's tokens: its own, else
+// the default one, unless the issuer is strict.
+func (i *Issuer) clientFor(service string) (*client, error) {
+	if c, ok := i.services[service]; ok {
+		return c, nil
+	}
+	if i.strict {
+		return nil, fmt.Errorf("tokenservice: service %q has no client configured: %w", service, domain.ErrUnknownService)
+	}
+	return i.def, nil
+}
 
 // Issue makes one token request for service.
 //
@@ -188,26 +288,47 @@ func (i *Issuer) clientFor(string) *client { return &i.def }
 //
 // A failure is a *domain.TokenServiceError with Service set, except when
 // ctx is cancelled: then the error wraps ctx.Err() (errors.Is(err,
-// context.Canceled) holds). A deadline, ctx's or Options.Timeout, is a
-// Timeout error that wraps context.DeadlineExceeded.
+// context.Canceled) holds); and except for a service a strict issuer does
+// not know: then it wraps domain.ErrUnknownService and no request is made.
+// A deadline, ctx's or the client's timeout, is a Timeout error that wraps
+// context.DeadlineExceeded. While the token service's invalid_client or
+// unauthorized_client answer to the client is remembered (see
+// Options.NegativeCache), Issue returns a copy of it for service, wrapping
+// ErrCachedRejection, and makes no request.
 func (i *Issuer) Issue(ctx context.Context, service string) (domain.Token, error) {
-	c := i.clientFor(service)
-	tok, err := i.issue(ctx, c, service)
+	c, err := i.clientFor(service)
 	if err != nil {
-		return domain.Token{}, c.finish(err)
+		return domain.Token{}, err
+	}
+	if err := c.rejection(service, i.clock.Now()); err != nil {
+		return domain.Token{}, err
+	}
+	tok, assertion, err := i.issue(ctx, c, service)
+	if err != nil {
+		err = c.finish(err, assertion)
+		c.remember(err, i.clock.Now(), i.negative)
+		return domain.Token{}, err
 	}
 	return tok, nil
 }
 
-func (i *Issuer) issue(ctx context.Context, c *client, service string) (domain.Token, error) {
+// issue makes the request. It returns the client assertion it sent, if
+// any, so that Issue can keep it out of the error too.
+func (i *Issuer) issue(ctx context.Context, c *client, service string) (_ domain.Token, assertion string, _ error) {
 	start := i.clock.Now()
 
-	reqCtx, cancel := context.WithTimeout(ctx, i.timeout)
+	body, assertion, err := c.form(start)
+	if err != nil {
+		// Signing failed: the key was checked in New, so this is not the
+		// token service's fault, but it is why there is no token.
+		return domain.Token{}, "", &domain.TokenServiceError{Kind: domain.BadResponse, Service: service, Err: err}
+	}
+	reqCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, i.endpoint, strings.NewReader(c.form(i.grant)))
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, c.endpoint, strings.NewReader(body))
 	if err != nil {
 		// The URL was validated in New; nothing else can fail here.
-		return domain.Token{}, &domain.TokenServiceError{Kind: domain.BadResponse, Service: service, Err: err}
+		return domain.Token{}, assertion, &domain.TokenServiceError{Kind: domain.BadResponse, Service: service, Err: err}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -219,67 +340,29 @@ func (i *Issuer) issue(ctx context.Context, c *client, service string) (domain.T
 
 	resp, err := i.http.Do(req)
 	if err != nil {
-		return domain.Token{}, transportError(ctx, reqCtx, service, err)
+		return domain.Token{}, assertion, transportError(ctx, reqCtx, service, err)
 	}
 	defer resp.Body.Close()
-	body, err := readLimited(resp.Body, i.maxBody)
+	respBody, err := readLimited(resp.Body, i.maxBody)
 	if err != nil && !errors.Is(err, ErrBodyTooLarge) {
-		return domain.Token{}, transportError(ctx, reqCtx, service, err)
+		return domain.Token{}, assertion, transportError(ctx, reqCtx, service, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return domain.Token{}, errorResponse(service, resp, body, err, i.clock.Now())
+		return domain.Token{}, assertion, errorResponse(service, resp, respBody, err, i.clock.Now())
 	}
 	if err != nil {
-		return domain.Token{}, &domain.TokenServiceError{Kind: domain.BadResponse, Service: service, HTTPStatus: resp.StatusCode, Err: err}
+		return domain.Token{}, assertion, &domain.TokenServiceError{Kind: domain.BadResponse, Service: service, HTTPStatus: resp.StatusCode, Err: err}
 	}
-	tok, err := parseToken(body, c.scope, start)
+	tok, err := parseToken(respBody, c.scope, start)
 	if err != nil {
 		var tse *domain.TokenServiceError
 		if errors.As(err, &tse) {
 			tse.Service, tse.HTTPStatus = service, resp.StatusCode
-			return domain.Token{}, tse
+			return domain.Token{}, assertion, tse
 		}
-		return domain.Token{}, &domain.TokenServiceError{Kind: domain.BadResponse, Service: service, HTTPStatus: resp.StatusCode, Err: err}
+		return domain.Token{}, assertion, &domain.TokenServiceError{Kind: domain.BadResponse, Service: service, HTTPStatus: resp.StatusCode, Err: err}
 	}
-	return tok, nil
-}
-
-// finish readies the server-supplied text of err for an error message: c's
-// secret removed (a server that echoes the request into error_description
-// must not put it into jwtcache's logs), then shortened. Redacting before
-// shortening is what keeps a cut from leaving half a secret behind.
-func (c *client) finish(err error) error {
-	var tse *domain.TokenServiceError
-	if !errors.As(err, &tse) {
-		return err
-	}
-	if c.secret != "" {
-		r := strings.NewReplacer(c.secret, "[redacted]", url.QueryEscape(c.secret), "[redacted]")
-		tse.Code, tse.Description = r.Replace(tse.Code), r.Replace(tse.Description)
-	}
-	tse.Code = truncate(tse.Code, maxCodeLen)
-	tse.Description = truncate(tse.Description, maxDescriptionLen)
-	return err
-}
-
-// form is the request body. Only parameters with a value are sent: an empty
-// scope= is not the same as no scope to every server.
-func (c *client) form(grant string) string {
-	v := url.Values{"grant_type": {grant}}
-	if c.scope != "" {
-		v.Set("scope", c.scope)
-	}
-	if c.audience != "" {
-		v.Set("audience", c.audience)
-		v.Set("resource", c.audience)
-	}
-	if c.authMethod == AuthClientSecretPost {
-		v.Set("client_id", c.id)
-		if c.secret != "" {
-			v.Set("client_secret", c.secret)
-		}
-	}
-	return v.Encode()
+	return tok, assertion, nil
 }
 
 // readLimited reads r to its end, or returns ErrBodyTooLarge after max

@@ -1,0 +1,198 @@
+package tokenservice
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jwtcache/jwtcache/domain"
+)
+
+// ErrCachedRejection is wrapped by the error Issue returns from the negative
+// cache: a copy of the token service's recent invalid_client or
+// unauthorized_client answer to the same client, returned without asking
+// again.
+var ErrCachedRejection = errors.New("cached answer: the token service rejected this client moments ago and is not asked again yet")
+
+// client is who asks for a token, where and for what, with the negative
+// cache of its rejections. Its configuration is read-only after newClient.
+type client struct {
+	endpoint   string
+	id, secret string
+	authMethod string
+	// key signs private_key_jwt assertions; nil for the other methods.
+	key *signingKey
+	// kid is the assertions' kid header, if any.
+	kid      string
+	scope    string
+	audience string
+	grant    string
+	timeout  time.Duration
+
+	// mu guards rejected and until: when until is after now, rejected (the
+	// last invalid_client or unauthorized_client answer, finished) is
+	// returned instead of making a request.
+	mu       sync.Mutex
+	rejected domain.TokenServiceError
+	until    time.Time
+}
+
+// newClient checks o, a complete client (defaults applied, merged), and
+// loads its key through keys. Errors name the field, never a secret.
+func newClient(o ClientOptions, keys keyCache) (*client, error) {
+	u, err := url.Parse(o.URL)
+	switch {
+	case o.URL == "":
+		return nil, errors.New("token service URL is empty")
+	case err != nil:
+		// url.Parse errors quote the input, which might be a secret
+		// pasted into the wrong field: say only that it does not parse.
+		return nil, errors.New("token service URL does not parse")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("token service URL must be absolute http or https, got scheme %q", u.Scheme)
+	case u.Host == "":
+		return nil, errors.New("token service URL has no host")
+	case u.User != nil:
+		return nil, errors.New("token service URL must not hold credentials; use the client id and secret")
+	case u.Fragment != "":
+		// RFC 6749 §3.2.
+		return nil, errors.New("token service URL must not have a fragment")
+	}
+	if strings.TrimSpace(o.ClientID) == "" {
+		return nil, errors.New("client id is empty")
+	}
+	if o.Timeout < 0 {
+		return nil, fmt.Errorf("timeout %v is negative", o.Timeout)
+	}
+	c := &client{
+		endpoint:   u.String(),
+		id:         o.ClientID,
+		secret:     o.ClientSecret,
+		authMethod: o.AuthMethod,
+		scope:      o.Scope,
+		audience:   o.Audience,
+		grant:      o.GrantType,
+		timeout:    o.Timeout,
+	}
+	if c.grant == "" {
+		c.grant = DefaultGrantType
+	}
+	if c.timeout == 0 {
+		c.timeout = DefaultTimeout
+	}
+	switch o.AuthMethod {
+	case AuthClientSecretBasic, AuthClientSecretPost:
+		if o.ClientSecret == "" && o.PrivateKeyFile != "" {
+			return nil, fmt.Errorf("auth method %s does not use the private key file, and there is no client secret; use %s", o.AuthMethod, AuthPrivateKeyJWT)
+		}
+	case AuthPrivateKeyJWT:
+		if o.PrivateKeyFile == "" {
+			return nil, errors.New("auth method private_key_jwt needs a private key file")
+		}
+		if c.key, err = keys.load(o.PrivateKeyFile, o.SigningAlg); err != nil {
+			return nil, err
+		}
+		c.kid = o.KeyID
+	default:
+		return nil, fmt.Errorf("auth method %q is not %s, %s or %s", o.AuthMethod, AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT)
+	}
+	return c, nil
+}
+
+// form is the request body, with a fresh client assertion for
+// private_key_jwt. Only parameters with a value are sent: an empty scope=
+// is not the same as no scope to every server.
+func (c *client) form(now time.Time) (body, assertion string, err error) {
+	v := url.Values{"grant_type": {c.grant}}
+	if c.scope != "" {
+		v.Set("scope", c.scope)
+	}
+	if c.audience != "" {
+		v.Set("audience", c.audience)
+		v.Set("resource", c.audience)
+	}
+	switch c.authMethod {
+	case AuthClientSecretPost:
+		v.Set("client_id", c.id)
+		if c.secret != "" {
+			v.Set("client_secret", c.secret)
+		}
+	case AuthPrivateKeyJWT:
+		if assertion, err = c.assertion(now); err != nil {
+			return "", "", err
+		}
+		// RFC 7521 §4.2 makes client_id optional here; some servers (Entra
+		// ID among them) require it.
+		v.Set("client_id", c.id)
+		v.Set("client_assertion_type", ClientAssertionType)
+		v.Set("client_assertion", assertion)
+	}
+	return v.Encode(), assertion, nil
+}
+
+// finish readies the server-supplied text of err for an error message: c's
+// secret and the client assertion sent, if any, removed (a server that
+// echoes the request into error_description must not put a credential
+// into jwtcache's logs), then shortened. Redacting before shortening is
+// what keeps a cut from leaving half a secret behind.
+func (c *client) finish(err error, assertion string) error {
+	var tse *domain.TokenServiceError
+	if !errors.As(err, &tse) {
+		return err
+	}
+	var pairs []string
+	for _, cred := range []string{c.secret, assertion} {
+		if cred != "" {
+			pairs = append(pairs, cred, "[redacted]", url.QueryEscape(cred), "[redacted]")
+		}
+	}
+	if len(pairs) > 0 {
+		r := strings.NewReplacer(pairs...)
+		tse.Code, tse.Description = r.Replace(tse.Code), r.Replace(tse.Description)
+	}
+	tse.Code = truncate(tse.Code, maxCodeLen)
+	tse.Description = truncate(tse.Description, maxDescriptionLen)
+	return err
+}
+
+// clientRejected reports whether err says the client itself is wrong
+// (RFC 6749 §5.2): its credentials, or its right to this grant. Asking
+// again with the same client cannot help until someone changes something.
+func clientRejected(err error) (*domain.TokenServiceError, bool) {
+	var tse *domain.TokenServiceError
+	if !errors.As(err, &tse) || tse.Kind != domain.Rejected {
+		return nil, false
+	}
+	return tse, tse.Code == "invalid_client" || tse.Code == "unauthorized_client"
+}
+
+// remember keeps err for ttl when it rejects the client.
+func (c *client) remember(err error, now time.Time, ttl time.Duration) {
+	tse, ok := clientRejected(err)
+	if !ok || ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rejected = *tse
+	c.rejected.Err = nil
+	c.until = now.Add(ttl)
+}
+
+// rejection is a copy of the remembered rejection, for service, while it
+// lasts; nil otherwise.
+func (c *client) rejection(service string, now time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !now.Before(c.until) {
+		return nil
+	}
+	e := c.rejected
+	e.Service = service
+	left := (c.until.Sub(now) + time.Second - 1).Truncate(time.Second)
+	e.Err = fmt.Errorf("%w (for %s more)", ErrCachedRejection, left)
+	return &e
+}
