@@ -397,11 +397,18 @@ func (s *Service) issueLocked(ctx context.Context, e *entry, service string, for
 func (s *Service) issue(ctx context.Context, service string) (domain.Token, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opt.FetchTimeout)
 	defer cancel()
-	s.counters.requests.Add(1)
 	tok, err := s.opt.Issuer.Issue(ctx, service)
 	now := s.opt.Clock.Now()
+	if !errors.Is(err, domain.ErrUnknownService) {
+		s.counters.requests.Add(1)
+	}
 	if err == nil && tok.IsZero() {
 		err = &domain.TokenServiceError{Kind: domain.BadResponse, Service: service, Err: errors.New("issuer returned an empty token")}
+	}
+	if errors.Is(err, domain.ErrUnknownService) {
+		// The configuration refuses the name; the token service was not
+		// asked and is not to blame.
+		return domain.Token{}, err
 	}
 	if err != nil {
 		s.counters.failures.Add(1)

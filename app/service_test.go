@@ -556,3 +556,21 @@ func TestSafetyNetRenewsWhenATimerCouldNotFireButRespectsItsJitter(t *testing.T)
 		}
 	})
 }
+
+func TestUnknownServiceIsNotATokenServiceFailure(t *testing.T) {
+	ctrl := gomock.NewController(t)
+	issuer := mocks.NewMockTokenIssuer(ctrl)
+	issuer.EXPECT().Issue(gomock.Any(), "unlisted").Return(domain.Token{}, fmt.Errorf("tokenservice: %w", domain.ErrUnknownService)).Times(1)
+	svc := newService(t, issuer, nil, nil)
+	defer svc.Close()
+	if _, err := svc.Token(t.Context(), "unlisted"); !errors.Is(err, domain.ErrUnknownService) {
+		t.Fatalf("Token = %v; want ErrUnknownService", err)
+	}
+	st, _ := svc.Statistics(t.Context())
+	if st.TokenServiceRequests != 0 || st.TokenServiceFailures != 0 {
+		t.Fatalf("a refused name counted as a token-service call: %+v", st)
+	}
+	if h := svc.Health(t.Context()); h.Status != app.StatusUp {
+		t.Fatalf("a refused name changed health: %+v", h)
+	}
+}

@@ -118,21 +118,49 @@ func newStore(cfg config.Config, opts Options) (builtStore, error) {
 	}
 }
 
-// issuerOptions maps the token-service part of cfg onto the tokenservice
-// adapter's options.
+// issuerOptions maps the token-service part of cfg, per-service clients
+// included, onto the tokenservice adapter's options.
 func issuerOptions(cfg config.Config, clock ports.Clock) tokenservice.Options {
 	t := cfg.TokenService
-	return tokenservice.Options{
-		URL:          t.URL,
-		ClientID:     t.ClientID,
-		ClientSecret: t.ClientSecret.Reveal(),
-		Scope:        t.Scope,
-		GrantType:    t.GrantType,
-		AuthMethod:   string(t.AuthMethod),
-		Audience:     t.Audience,
-		Timeout:      t.Timeout,
-		Clock:        clock,
+	negative := t.NegativeCache
+	if negative == 0 {
+		negative = -1 // the configuration's 0 turns the negative cache off; the adapter's 0 means its default
 	}
+	opts := tokenservice.Options{
+		URL:            t.URL,
+		ClientID:       t.ClientID,
+		ClientSecret:   t.ClientSecret.Reveal(),
+		Scope:          t.Scope,
+		GrantType:      t.GrantType,
+		AuthMethod:     string(t.AuthMethod),
+		PrivateKeyFile: t.PrivateKeyFile,
+		KeyID:          t.KeyID,
+		SigningAlg:     string(t.SigningAlg),
+		Audience:       t.Audience,
+		Timeout:        t.Timeout,
+		Strict:         t.StrictServices,
+		NegativeCache:  negative,
+		Clock:          clock,
+	}
+	if len(t.Services) > 0 {
+		opts.Services = make(map[string]tokenservice.ClientOptions, len(t.Services))
+		for name, s := range t.Services {
+			opts.Services[name] = tokenservice.ClientOptions{
+				URL:            s.URL,
+				ClientID:       s.ClientID,
+				ClientSecret:   s.ClientSecret.Reveal(),
+				AuthMethod:     string(s.AuthMethod),
+				PrivateKeyFile: s.PrivateKeyFile,
+				KeyID:          s.KeyID,
+				SigningAlg:     string(s.SigningAlg),
+				Scope:          s.Scope,
+				Audience:       s.Audience,
+				GrantType:      s.GrantType,
+				Timeout:        s.Timeout,
+			}
+		}
+	}
+	return opts
 }
 
 // redisOptions maps the Redis part of cfg onto the redisstore adapter's
@@ -179,7 +207,7 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 		CleanupInterval: c.CleanupInterval,
 		IdleTimeout:     idle,
 		LockTTL:         c.LockTTL,
-		FetchTimeout:    cfg.TokenService.Timeout,
+		FetchTimeout:    cfg.TokenService.MaxTimeout(),
 		Logger:          opts.Logger,
 		OnClose:         st.close,
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -164,4 +166,58 @@ func TestServeAgainstSeparateDevIssuer(t *testing.T) {
 		t.Fatalf("health with the token service down but a valid token cached: %d %v", code, h)
 	}
 	mustContainNone(t, "the logs", p.output()+iss.output(), secret, tok["accessToken"].(string))
+}
+
+// TestAPIKeys: with keys configured, the token endpoints need one; a key
+// limited to a service gets 403 elsewhere; monitoring stays open; without
+// keys the start-up log warns that the API is open.
+func TestAPIKeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	const all, kycOnly = "k3y-for-everything-0123456789", "k3y-for-kyc-only-0123456789"
+	p, base := serve(t, []string{"JWT_API_KEYS=" + all + "," + kycOnly + "@kyc"}, "--dev")
+	api := base + "/api/v1/jwt"
+	withKey := func(method, url, key string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, nil)
+		if key != "" {
+			req.Header.Set("X-API-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	if code, e := withKey("GET", api+"/token/kyc", ""); code != 401 || e["error"] != "unauthorized" {
+		t.Fatalf("no key: %d %v", code, e)
+	}
+	if code, e := withKey("GET", api+"/token/kyc", "wrong-key-0123456789"); code != 401 {
+		t.Fatalf("wrong key: %d %v", code, e)
+	}
+	if code, tok := withKey("GET", api+"/token/kyc", kycOnly); code != 200 || tok["accessToken"] == nil {
+		t.Fatalf("kyc key on kyc: %d %v", code, tok)
+	}
+	if code, e := withKey("GET", api+"/token/data-processor", kycOnly); code != 403 || e["error"] != "forbidden" {
+		t.Fatalf("kyc key on data-processor: %d %v", code, e)
+	}
+	if code, _ := withKey("POST", api+"/refresh/data-processor", all); code != 200 {
+		t.Fatalf("full key on refresh: %d", code)
+	}
+	if code, _ := call(t, "GET", api+"/statistics"); code != 200 {
+		t.Fatalf("statistics without a key: %d", code)
+	}
+	if code, _ := call(t, "GET", api+"/health"); code != 200 {
+		t.Fatalf("health without a key: %d", code)
+	}
+	mustContainNone(t, "the log", p.output(), all, kycOnly)
+
+	open, _ := serve(t, nil, "--dev")
+	if !strings.Contains(open.output(), "no API key configured") {
+		t.Fatalf("no warning that the API is open:\n%s", open.output())
+	}
 }

@@ -151,6 +151,9 @@ func startDevIssuer(ctx context.Context, cfg config.Config, logger *slog.Logger)
 	cfg.TokenService.URL = url
 	cfg.TokenService.ClientID = "jwtcache-dev"
 	cfg.TokenService.ClientSecret = config.Secret(secret)
+	// The development token service knows only this client and its secret.
+	cfg.TokenService.AuthMethod = config.AuthClientSecretBasic
+	cfg.TokenService.PrivateKeyFile = ""
 	logger.Warn("DEVELOPMENT SETUP: JWT_TOKEN_SERVICE_URL is not set, so jwtcache started its built-in development token service. "+
 		"Its tokens are signed with a key generated at start-up and are good for nothing but development. "+
 		"Set JWT_TOKEN_SERVICE_URL, JWT_CLIENT_ID and JWT_CLIENT_SECRET for a real token service.",

@@ -32,10 +32,21 @@ func options(cfg config.Config, logger *slog.Logger) []fx.Option {
 		embedded.Module,
 		fx.Provide(func(s *app.Service) rest.TokenService { return s }),
 		fx.Supply(rest.ServerConfig{Addr: cfg.Server.Addr()}),
-		fx.Supply(rest.Options{Logger: logger}),
+		fx.Provide(func() (*rest.Auth, error) { return rest.NewAuth(restAuthOptions(cfg, logger)) }),
+		fx.Provide(func(auth *rest.Auth) rest.Options { return rest.Options{Logger: logger, Auth: auth} }),
 		rest.Module,
 		fx.Invoke(logStarted),
 	}
+}
+
+// restAuthOptions maps the API keys of cfg onto the REST adapter's access
+// control. No keys means an open API, which rest.NewAuth logs loudly.
+func restAuthOptions(cfg config.Config, logger *slog.Logger) rest.AuthOptions {
+	o := rest.AuthOptions{ProtectStatus: cfg.API.ProtectStatus, Logger: logger}
+	for _, k := range cfg.API.AllKeys() {
+		o.Keys = append(o.Keys, rest.APIKey{Key: k.Key.Reveal(), Services: k.Services})
+	}
+	return o
 }
 
 func logStarted(lc fx.Lifecycle, cfg config.Config, srv *rest.Server, logger *slog.Logger) {
