@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jwtcache/jwtcache/adapters/redisstore"
+
 	"github.com/jwtcache/jwtcache/domain"
 )
 
@@ -216,6 +218,45 @@ type CacheConfig struct {
 	// TTL caps the lifetime of a cached entry (a Redis key's TTL) whatever
 	// the token's own expiry.
 	TTL time.Duration
+	// EncryptionKey, when set, seals every value the Redis store writes
+	// (AES-256-GCM; 32 bytes, base64). PreviousEncryptionKeys
+	// (comma-separated, base64) still open values sealed before a rotation.
+	EncryptionKey          Secret
+	PreviousEncryptionKeys Secret
+}
+
+// EncryptionKeys are the keys of the Redis store's sealing, current first,
+// or nil when encryption is off. Load has checked them; the error is for a
+// Config built by hand, and names the variable, never the key.
+func (c CacheConfig) EncryptionKeys() ([][]byte, error) {
+	if c.EncryptionKey == "" {
+		return nil, nil
+	}
+	cur, err := redisstore.ParseEncryptionKey(c.EncryptionKey.Reveal())
+	if err != nil {
+		return nil, fmt.Errorf("config: JWT_CACHE_ENCRYPTION_KEY: %w", err)
+	}
+	keys := [][]byte{cur}
+	for i, part := range splitSecretList(c.PreviousEncryptionKeys) {
+		k, err := redisstore.ParseEncryptionKey(part)
+		if err != nil {
+			return nil, fmt.Errorf("config: JWT_CACHE_ENCRYPTION_PREVIOUS_KEYS: entry %d: %w", i+1, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// splitSecretList splits a comma-separated secret list, dropping empty
+// entries.
+func splitSecretList(s Secret) []string {
+	var out []string
+	for _, part := range strings.Split(s.Reveal(), ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 // RenewalPolicy is the domain policy for RenewalBuffer.

@@ -116,6 +116,13 @@ var table = []entry{
 		def:     "30m",
 		binding: durationValue(func(c *Config) *time.Duration { return &c.Cache.TTL }, time.Millisecond, positive)},
 
+	{KeyDoc: KeyDoc{Env: "JWT_CACHE_ENCRYPTION_KEY", YAML: "jwt.token.cache.encryption.key", Type: "secret: 32 bytes in base64 (openssl rand -base64 32)", Default: "(none)", Secret: true,
+		Meaning: "seals every value in Redis with AES-256-GCM, bound to its key name; unset stores readable JSON"},
+		binding: encryptionKeyValue(func(c *Config) *Secret { return &c.Cache.EncryptionKey }, false)},
+	{KeyDoc: KeyDoc{Env: "JWT_CACHE_ENCRYPTION_PREVIOUS_KEYS", YAML: "jwt.token.cache.encryption.previous-keys", Type: "secret: comma-separated base64 keys", Default: "(none)", Secret: true,
+		Meaning: "keys that still open values sealed before a rotation; values are re-sealed with JWT_CACHE_ENCRYPTION_KEY as tokens renew"},
+		binding: encryptionKeyValue(func(c *Config) *Secret { return &c.Cache.PreviousEncryptionKeys }, true)},
+
 	// Redis.
 	{KeyDoc: KeyDoc{Env: "REDIS_HOST", YAML: "spring.data.redis.host", Type: "host name or IP address",
 		Default: "(none); localhost when CACHE_TYPE=redis and no address is set",

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jwtcache/jwtcache/adapters/redisstore"
 )
 
 // binding parses one key's raw string into its Config field and checks the
@@ -55,6 +57,30 @@ func secretValue(field func(*Config) *Secret) binding {
 		*field(c) = Secret(raw)
 		return ""
 	}}
+}
+
+// encryptionKeyValue is a secret holding one base64 AES-256 key, or a
+// comma-separated list of them; a problem names the entry, never the key.
+func encryptionKeyValue(field func(*Config) *Secret, list bool) binding {
+	b := secretValue(field)
+	b.check = func(c *Config) string {
+		parts := []string{field(c).Reveal()}
+		if list {
+			parts = splitSecretList(*field(c))
+		} else if parts[0] == "" {
+			return ""
+		}
+		for i, p := range parts {
+			if _, err := redisstore.ParseEncryptionKey(p); err != nil {
+				if list {
+					return fmt.Sprintf("entry %d: %v", i+1, err)
+				}
+				return err.Error()
+			}
+		}
+		return ""
+	}
+	return b
 }
 
 func enumValue[T ~string](field func(*Config) *T, allowed ...T) binding {

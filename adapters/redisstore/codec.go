@@ -10,15 +10,15 @@ import (
 	"github.com/jwtcache/jwtcache/domain"
 )
 
-// codec turns a token into the value stored under its key and back. It is
-// the seam for encrypting cached tokens: a sealing codec will wrap jsonV1,
-// sealing its output and marking it with a version of its own, and decode
-// will dispatch on that mark.
+// codec turns a token into the value stored under a Redis key and back:
+// jsonV1 without encryption, sealed (which wraps jsonV1) with it. key is
+// the Redis key the value is written under or read from; sealed binds the
+// value to it, jsonV1 ignores it.
 type codec interface {
-	encode(tok domain.Token) ([]byte, error)
+	encode(key string, tok domain.Token) ([]byte, error)
 	// decode returns an error wrapping errUnreadable for any value it cannot
 	// read. Its error never quotes the value.
-	decode(value []byte) (domain.Token, error)
+	decode(key string, value []byte) (domain.Token, error)
 }
 
 // errUnreadable marks a value that is not a token this version can read.
@@ -38,7 +38,7 @@ type valueV1 struct {
 	Tok   string    `json:"tok"`
 }
 
-func (jsonV1) encode(tok domain.Token) ([]byte, error) {
+func (jsonV1) encode(_ string, tok domain.Token) ([]byte, error) {
 	// JSON would silently replace invalid UTF-8, and the token read back
 	// would not be the token put.
 	if !utf8.ValidString(tok.AccessToken) || !utf8.ValidString(tok.TokenType) || !utf8.ValidString(tok.Scope) {
@@ -56,13 +56,15 @@ func (jsonV1) encode(tok domain.Token) ([]byte, error) {
 	})
 }
 
-func (jsonV1) decode(value []byte) (domain.Token, error) {
+func (jsonV1) decode(_ string, value []byte) (domain.Token, error) {
 	var v valueV1
 	if err := json.Unmarshal(value, &v); err != nil {
 		// The JSON error may quote part of the value: keep only its kind.
 		return domain.Token{}, fmt.Errorf("%w: not a JSON token record", errUnreadable)
 	}
 	switch {
+	case v.V == formatSealed:
+		return domain.Token{}, fmt.Errorf("%w: a sealed (version 2) value, and no encryption key is configured", errUnreadable)
 	case v.V != formatV1:
 		return domain.Token{}, fmt.Errorf("%w: unknown format version", errUnreadable)
 	case v.Tok == "" || v.EXP.IsZero():

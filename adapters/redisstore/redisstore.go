@@ -30,14 +30,44 @@
 //
 // # Value format
 //
-// A token key holds versioned JSON, readable with redis-cli:
+// A token key holds versioned JSON. Without encryption (no
+// Options.EncryptionKeys) it is version 1, readable with redis-cli:
 //
 //	{"v":1,"typ":"Bearer","scope":"read","iat":"2026-03-01T12:00:00.123456789Z","exp":"2026-03-01T13:00:00.123456789Z","tok":"eyJ..."}
 //
 // Times are RFC 3339 in UTC with nanoseconds, so tokens round-trip exactly.
-// A value that cannot be read (not JSON, another version, another program's
-// data, a key of another type) is a miss: Get returns domain.ErrNotFound,
-// List skips it, CorruptValues counts it, and the next Put overwrites it.
+//
+// With encryption it is version 2, the version 1 value sealed with
+// AES-256-GCM under the first of Options.EncryptionKeys:
+//
+//	{"v":2,"kid":"5f3a09c1","n":"<nonce, base64>","c":"<ciphertext and tag, base64>"}
+//
+// kid is the first 4 bytes of the key's SHA-256, in hex: it names the key
+// that sealed the value, so that the store opens it with that key without
+// trying the others, and tells nothing useful about the key. n is a random
+// 12-byte nonce, new for every Put. c is the sealed version 1 JSON, with the
+// Redis key it is written under (P:jwt:{S}:token) as additional data: a
+// value copied under another service's key, or another prefix, does not
+// open. Token, type, scope and both times are inside c. Still in clear:
+// service names (in key names and index members), the index scores and key
+// TTLs (when each token expires, to the MaxTTL cap), and which key sealed a
+// value.
+//
+// The other keys are previous keys: a value whose kid names one of them
+// opens, and the next Put of that service seals it with the first key, so
+// rotating keys keeps the cache. Reads never rewrite a value. To rotate
+// across replicas without a miss: first give every replica the new key as a
+// previous key, then make it the first key everywhere (the old one
+// previous), and drop the old key once MaxTTL has passed.
+//
+// A value that cannot be read is a miss: Get returns domain.ErrNotFound,
+// List skips it, CorruptValues counts it, a warning names the service and
+// the reason (never the value), and the next Put overwrites it. That is a
+// value that is not JSON, of an unknown version, another program's data or
+// a key of another type; with encryption, also a version 1 value (whoever
+// can write to Redis could otherwise plant a token in clear), one sealed by
+// a key not configured, or one that does not open (altered, or copied from
+// another key); without encryption, any version 2 value.
 //
 // # Change feed
 //
@@ -117,6 +147,12 @@ type Options struct {
 	KeyPrefix string
 	// MaxTTL caps a token key's life (CACHE_TTL); DefaultMaxTTL if zero.
 	MaxTTL time.Duration
+	// EncryptionKeys, if not empty, seal the token values with AES-256-GCM
+	// (see "Value format" in the package comment): the first key seals,
+	// and the others are previous keys, still used to open values. Each is
+	// exactly EncryptionKeySize bytes; ParseEncryptionKey reads one from
+	// base64. Empty stores values in clear.
+	EncryptionKeys [][]byte
 	// Clock tells the store the time, to turn a token's expiry into a key
 	// TTL; nil means the system clock.
 	Clock ports.Clock
@@ -134,7 +170,7 @@ type Store struct {
 	maxTTL     time.Duration
 	clock      ports.Clock
 	log        *slog.Logger
-	codec      codec
+	codec      codec // jsonV1, or sealed when EncryptionKeys are set
 
 	corrupt atomic.Uint64
 
@@ -153,6 +189,10 @@ func New(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("redisstore: database %d requested, but a Redis Cluster has only database 0", opts.DB)
 	}
 	if err := opts.normalize(); err != nil {
+		return nil, err
+	}
+	c, err := newCodec(opts.EncryptionKeys)
+	if err != nil {
 		return nil, err
 	}
 	uo := &redis.UniversalOptions{
@@ -174,29 +214,33 @@ func New(opts Options) (*Store, error) {
 	if opts.TLS {
 		uo.Dialer = tlsDialer(opts.DialTimeout)
 	}
-	s := newStore(redis.NewUniversalClient(uo), opts)
+	s := newStore(redis.NewUniversalClient(uo), opts, c)
 	s.ownsClient = true
 	return s, nil
 }
 
 // NewWithClient returns a Store on an existing client, which Close leaves
-// open. Only opts.KeyPrefix, MaxTTL, Clock and Logger are used. It panics if
-// they are invalid, as a programming error.
+// open. Only opts.KeyPrefix, MaxTTL, EncryptionKeys, Clock and Logger are
+// used. It panics if they are invalid, as a programming error.
 func NewWithClient(client redis.UniversalClient, opts Options) *Store {
 	if err := opts.normalize(); err != nil {
 		panic(err)
 	}
-	return newStore(client, opts)
+	c, err := newCodec(opts.EncryptionKeys)
+	if err != nil {
+		panic(err)
+	}
+	return newStore(client, opts, c)
 }
 
-func newStore(client redis.UniversalClient, opts Options) *Store {
+func newStore(client redis.UniversalClient, opts Options, c codec) *Store {
 	return &Store{
 		client: client,
 		keys:   newKeys(opts.KeyPrefix),
 		maxTTL: opts.MaxTTL,
 		clock:  opts.Clock,
 		log:    opts.Logger,
-		codec:  jsonV1{},
+		codec:  c,
 		subs:   make(map[*redis.PubSub]struct{}),
 	}
 }
@@ -325,16 +369,21 @@ func newForFx(p fxParams) (*Store, error) {
 	return s, nil
 }
 
-// String describes o without its password, so that a stray %v of the
-// options cannot leak it.
+// String describes o without its password or encryption keys (only how
+// many there are), so that a stray %v of the options cannot leak them.
 func (o Options) String() string {
 	redacted := o
 	if redacted.Password != "" {
 		redacted.Password = "[redacted]"
 	}
+	redacted.EncryptionKeys = nil
 	type plain Options // drops the methods, so Sprintf does not recurse
-	return fmt.Sprintf("%+v", plain(redacted))
+	text := fmt.Sprintf("%+v", plain(redacted))
+	if n := len(o.EncryptionKeys); n > 0 {
+		text = strings.Replace(text, "EncryptionKeys:[]", fmt.Sprintf("EncryptionKeys:[%d redacted]", n), 1)
+	}
+	return text
 }
 
-// LogValue logs o as String does, without its password.
+// LogValue logs o as String does, without its secrets.
 func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }

@@ -41,6 +41,15 @@ type backend struct {
 	advance func(time.Duration)
 	// raw reaches the backend directly, to plant and inspect keys.
 	raw redis.UniversalClient
+	// encryptionKeys are the EncryptionKeys of every Store opened on b.
+	encryptionKeys [][]byte
+}
+
+// withKeys returns b opening its Stores with encryptionKeys.
+func (b *backend) withKeys(encryptionKeys ...[]byte) *backend {
+	c := *b
+	c.encryptionKeys = encryptionKeys
+	return &c
 }
 
 // miniredisBackend starts a miniredis for one test.
@@ -82,7 +91,7 @@ func realBackend(t *testing.T) *backend {
 func (b *backend) store(t *testing.T, prefix string, maxTTL time.Duration) *Store {
 	t.Helper()
 	opts := Options{Addrs: b.addrs, KeyPrefix: prefix, MaxTTL: maxTTL, Logger: testLogger(t),
-		DialTimeout: time.Second, ReadTimeout: 2 * time.Second}
+		DialTimeout: time.Second, ReadTimeout: 2 * time.Second, EncryptionKeys: b.encryptionKeys}
 	if b.clock != nil {
 		opts.Clock = b.clock
 	}
@@ -172,6 +181,18 @@ func TestContract(t *testing.T) {
 		// case's.
 		storetest.Run(t, func(t *testing.T) storetest.Subject { return miniredisBackend(t).subjects(0)(t) })
 	})
+	t.Run("miniredis encrypted", func(t *testing.T) {
+		t.Parallel()
+		keys := [][]byte{testKey(t), testKey(t)}
+		storetest.Run(t, func(t *testing.T) storetest.Subject {
+			return miniredisBackend(t).withKeys(keys...).subjects(0)(t)
+		})
+	})
+	t.Run("real encrypted", func(t *testing.T) {
+		t.Parallel()
+		b := realBackend(t).withKeys(testKey(t))
+		storetest.Run(t, b.subjects(0))
+	})
 }
 
 // eachBackend runs f against miniredis and against the real Redis (or
@@ -193,7 +214,7 @@ func TestUnreadableValuesAreMisses(t *testing.T) {
 			return raw.Set(ctx, key, "\x00\xffgarbage "+planted, 0).Err()
 		},
 		"unknown version": func(ctx context.Context, raw redis.UniversalClient, key string) error {
-			return raw.Set(ctx, key, `{"v":2,"typ":"Bearer","exp":"2099-01-01T00:00:00Z","tok":"`+planted+`"}`, 0).Err()
+			return raw.Set(ctx, key, `{"v":3,"typ":"Bearer","exp":"2099-01-01T00:00:00Z","tok":"`+planted+`"}`, 0).Err()
 		},
 		"no version": func(ctx context.Context, raw redis.UniversalClient, key string) error {
 			return raw.Set(ctx, key, `{"access_token":"`+planted+`","expires_in":3600}`, 0).Err()

@@ -44,7 +44,8 @@ func (s *Store) Get(ctx context.Context, service string) (domain.Token, error) {
 	if err := domain.ValidateServiceName(service); err != nil {
 		return domain.Token{}, fmt.Errorf("redisstore: get: %w", err)
 	}
-	value, err := s.client.Get(ctx, s.keys.token(service)).Bytes()
+	key := s.keys.token(service)
+	value, err := s.client.Get(ctx, key).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return domain.Token{}, fmt.Errorf("redisstore: get %q: %w", service, domain.ErrNotFound)
@@ -54,7 +55,7 @@ func (s *Store) Get(ctx context.Context, service string) (domain.Token, error) {
 	case err != nil:
 		return domain.Token{}, fmt.Errorf("redisstore: get %q: %w", service, err)
 	}
-	tok, err := s.codec.decode(value)
+	tok, err := s.codec.decode(key, value)
 	if err != nil {
 		s.unreadable("get", service, err.Error())
 		return domain.Token{}, fmt.Errorf("redisstore: get %q: %w: %w", service, err, domain.ErrNotFound)
@@ -80,12 +81,13 @@ func (s *Store) Put(ctx context.Context, service string, tok domain.Token) error
 		}
 		return nil
 	}
-	value, err := s.codec.encode(tok)
+	key := s.keys.token(service)
+	value, err := s.codec.encode(key, tok)
 	if err != nil {
 		return fmt.Errorf("redisstore: put %q: %w", service, err)
 	}
 	// Key first, index second: see the package comment.
-	if err := s.client.Set(ctx, s.keys.token(service), value, ttl).Err(); err != nil {
+	if err := s.client.Set(ctx, key, value, ttl).Err(); err != nil {
 		return fmt.Errorf("redisstore: put %q: %w", service, err)
 	}
 	expiresAt := now.Add(ttl).UnixMilli()
@@ -165,7 +167,7 @@ func (s *Store) List(ctx context.Context) ([]ports.Entry, error) {
 			case err != nil:
 				return nil, fmt.Errorf("redisstore: list: get %q: %w", service, err)
 			}
-			tok, err := s.codec.decode(value)
+			tok, err := s.codec.decode(s.keys.token(service), value)
 			if err != nil {
 				s.unreadable("list", service, err.Error())
 				continue

@@ -106,7 +106,13 @@ type builtStore struct {
 func newStore(cfg config.Config, opts Options) (builtStore, error) {
 	switch cfg.Cache.Type {
 	case config.CacheRedis:
-		s, err := redisstore.New(redisOptions(cfg, opts.Clock, opts.Logger))
+		ro := redisOptions(cfg, opts.Clock, opts.Logger)
+		keys, err := cfg.Cache.EncryptionKeys()
+		if err != nil {
+			return builtStore{}, err
+		}
+		ro.EncryptionKeys = keys
+		s, err := redisstore.New(ro)
 		if err != nil {
 			return builtStore{}, err
 		}

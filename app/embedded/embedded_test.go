@@ -20,6 +20,7 @@ import (
 	"github.com/jwtcache/jwtcache/app/embedded"
 	"github.com/jwtcache/jwtcache/config"
 	"github.com/jwtcache/jwtcache/domain"
+	"github.com/redis/go-redis/v9"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -128,4 +129,38 @@ func TestModule(t *testing.T) {
 	if _, err := svc.Token(t.Context(), "kyc"); !errors.Is(err, domain.ErrClosed) {
 		t.Fatalf("Token after the application stopped = %v; want ErrClosed", err)
 	}
+}
+
+// With JWT_CACHE_ENCRYPTION_KEY, what the cache writes to Redis shows no
+// token, and a cache with the key reads what another wrote.
+func TestEncryptedRedisValues(t *testing.T) {
+	addr := redistest.RequireShared(t)
+	prefix := redistest.Prefix()
+	const key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	cfg := load(t, "CACHE_TYPE=redis", "REDIS_ADDRS="+addr, "REDIS_KEY_PREFIX="+prefix, "JWT_CACHE_ENCRYPTION_KEY="+key)
+	issuer := &countingIssuer{}
+	a, err := embedded.New(cfg, embedded.Options{Issuer: issuer, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	tok, err := a.Token(t.Context(), "kyc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := redis.NewClient(&redis.Options{Addr: addr})
+	defer rc.Close()
+	raw, err := rc.Get(t.Context(), prefix+":jwt:{kyc}:token").Result()
+	if err != nil || strings.Contains(raw, tok.AccessToken) || !strings.Contains(raw, `"v":2`) {
+		t.Fatalf("the stored value is not sealed (%v): %q", err, raw)
+	}
+	b, err := embedded.New(cfg, embedded.Options{Issuer: issuer, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got, _ := b.Token(t.Context(), "kyc"); got.AccessToken != tok.AccessToken || issuer.calls.Load() != 1 {
+		t.Fatalf("a second cache with the key read %q after %d calls", got.AccessToken, issuer.calls.Load())
+	}
+	_, _ = a.Evict(t.Context(), "kyc")
 }
