@@ -188,7 +188,7 @@ func (s *Service) get(ctx context.Context, service string) (*cached, error) {
 // own ctx allows.
 func (s *Service) fetch(ctx context.Context, service string) (*cached, error) {
 	ch := s.fetches.DoChan(service, func() (any, error) {
-		return s.obtain(service, false)
+		return s.tracked(func() (*cached, error) { return s.obtain(service, false) })
 	})
 	select {
 	case r := <-ch:
@@ -215,7 +215,7 @@ func (s *Service) Refresh(ctx context.Context, service string) (domain.Token, er
 	}
 	s.counters.forced.Add(1)
 	ch := s.forced.DoChan(service, func() (any, error) {
-		return s.obtain(service, true)
+		return s.tracked(func() (*cached, error) { return s.obtain(service, true) })
 	})
 	select {
 	case r := <-ch:
@@ -661,6 +661,21 @@ func (s *Service) snapshot() []*entry {
 		out = append(out, e)
 	}
 	return out
+}
+
+// tracked runs a fetch that its callers may abandon as background work, so
+// that Close waits for it, and for the release of its renewal lock, before
+// OnClose closes the store under it.
+func (s *Service) tracked(fn func() (*cached, error)) (any, error) {
+	if !s.track() {
+		return nil, domain.ErrClosed
+	}
+	defer s.wg.Done()
+	c, err := fn()
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // track counts a piece of background work for Close to wait for; it

@@ -574,3 +574,56 @@ func TestUnknownServiceIsNotATokenServiceFailure(t *testing.T) {
 		t.Fatalf("a refused name changed health: %+v", h)
 	}
 }
+
+// blockingIssuer blocks every Issue until its context ends, and says when
+// one has begun.
+type blockingIssuer struct{ entered chan struct{} }
+
+func (b blockingIssuer) Issue(ctx context.Context, _ string) (domain.Token, error) {
+	b.entered <- struct{}{}
+	<-ctx.Done()
+	return domain.Token{}, fmt.Errorf("issuer: %w", ctx.Err())
+}
+
+// TestCloseReleasesLockOfAbandonedFetch: Close returns only once a fetch
+// blocked in a slow token service has released its renewal lock, even
+// when the caller that started the fetch has gone.
+func TestCloseReleasesLockOfAbandonedFetch(t *testing.T) {
+	for _, abandon := range []bool{false, true} {
+		t.Run(fmt.Sprintf("caller gone=%v", abandon), func(t *testing.T) {
+			st := memory.New(nil)
+			iss := blockingIssuer{entered: make(chan struct{}, 1)}
+			svc, err := app.New(app.Options{Issuer: iss, Store: st, LockTTL: time.Hour, FetchTimeout: time.Minute,
+				Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			got := make(chan error, 1)
+			go func() {
+				_, err := svc.Token(ctx, "kyc")
+				got <- err
+			}()
+			<-iss.entered
+			if held, _ := st.Held(context.Background(), []string{"kyc"}); !held[0] {
+				t.Fatal("the fetch holds no lock")
+			}
+			if abandon {
+				cancel()
+				<-got
+			}
+			if err := svc.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if held, _ := st.Held(context.Background(), []string{"kyc"}); held[0] {
+				t.Fatal("the renewal lock is still held after Close returned")
+			}
+			if !abandon {
+				if err := <-got; err == nil {
+					t.Fatal("the caller got a token from a cancelled fetch")
+				}
+			}
+		})
+	}
+}
