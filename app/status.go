@@ -125,16 +125,23 @@ func (s *Service) Statistics(ctx context.Context) (Statistics, error) {
 			st.RenewingTokens++
 		}
 	}
-	c := &s.counters
-	st.CacheHits = c.hits.Load()
-	st.CacheMisses = c.misses.Load()
-	st.TokenServiceRequests = c.requests.Load()
-	st.TokenServiceFailures = c.failures.Load()
-	st.Renewals = c.renewals.Load()
-	st.RenewalFailures = c.renewalFailures.Load()
-	st.ForcedRefreshes = c.forced.Load()
-	st.Evictions = c.evictions.Load()
+	st.Counters = s.Counters()
 	return st, nil
+}
+
+// Counters are this process's request counters; they read no store.
+func (s *Service) Counters() Counters {
+	c := &s.counters
+	return Counters{
+		CacheHits:            c.hits.Load(),
+		CacheMisses:          c.misses.Load(),
+		TokenServiceRequests: c.requests.Load(),
+		TokenServiceFailures: c.failures.Load(),
+		Renewals:             c.renewals.Load(),
+		RenewalFailures:      c.renewalFailures.Load(),
+		ForcedRefreshes:      c.forced.Load(),
+		Evictions:            c.evictions.Load(),
+	}
 }
 
 // Health reports the store (pinged) and the token service (the outcome of

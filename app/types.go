@@ -48,15 +48,9 @@ type Statuses struct {
 	Tokens []TokenStatus
 }
 
-// Statistics are the cache's counters. Token counts describe the shared
-// store; the request counters are this process's since it started.
-type Statistics struct {
-	At             time.Time
-	TotalTokens    int
-	ActiveTokens   int
-	ExpiredTokens  int
-	RenewingTokens int
-
+// Counters are this process's request counters since it started. Reading
+// them touches no store, so they are there even while Redis is down.
+type Counters struct {
 	CacheHits            uint64
 	CacheMisses          uint64
 	TokenServiceRequests uint64
@@ -68,12 +62,23 @@ type Statistics struct {
 }
 
 // HitRatio is hits / (hits + misses), or 0 before the first request.
-func (s Statistics) HitRatio() float64 {
-	total := s.CacheHits + s.CacheMisses
+func (c Counters) HitRatio() float64 {
+	total := c.CacheHits + c.CacheMisses
 	if total == 0 {
 		return 0
 	}
-	return float64(s.CacheHits) / float64(total)
+	return float64(c.CacheHits) / float64(total)
+}
+
+// Statistics are the cache's figures: token counts describe the shared
+// store; the Counters are this process's.
+type Statistics struct {
+	At             time.Time
+	TotalTokens    int
+	ActiveTokens   int
+	ExpiredTokens  int
+	RenewingTokens int
+	Counters
 }
 
 // HealthStatus is the overall or a component's health.

@@ -42,8 +42,9 @@ type AuthOptions struct {
 	// Keys are the accepted API keys; none means no protection (NewAuth
 	// returns nil and says so in the log).
 	Keys []APIKey
-	// ProtectStatus makes GET /status, /status/{serviceName} and
-	// /statistics require a key too. /health never does: probes call it.
+	// ProtectStatus makes GET /status, /status/{serviceName}, /statistics
+	// and /metrics require a key too. /health, /livez and /readyz never
+	// do: probes call them.
 	ProtectStatus bool
 	// Logger receives the start-up line and, at debug level, each refused
 	// request (never a presented key). Optional: slog.Default().
@@ -57,7 +58,8 @@ type AuthOptions struct {
 // key is answered 401 unauthorized with a WWW-Authenticate challenge, a
 // key limited to other services 403 forbidden. The status, statistics and
 // health endpoints never reveal a token and stay open unless ProtectStatus
-// (health always stays open).
+// (which also covers /metrics); health, the probes and the OpenAPI document
+// always stay open.
 //
 // Keys are compared in constant time: the presented key and every
 // configured one are reduced to HMAC-SHA256 digests under a per-process
@@ -124,6 +126,8 @@ func NewAuth(opts AuthOptions) (*Auth, error) {
 		for _, p := range []string{"/status/:" + paramService, "/status", "/statistics"} {
 			a.protected[BasePath+p] = true
 		}
+		// The metrics name every cached service, as /status does.
+		a.protected[MetricsPath] = true
 	}
 	log.Info("rest: API keys required", "keys", len(a.keys), "protectStatus", opts.ProtectStatus)
 	return a, nil

@@ -143,8 +143,8 @@ func (f *fakeService) Statistics(ctx context.Context) (app.Statistics, error) {
 	}
 	return app.Statistics{
 		At: testNow, TotalTokens: 3, ActiveTokens: 3, RenewingTokens: 1,
-		CacheHits: 95, CacheMisses: 5, TokenServiceRequests: 7, TokenServiceFailures: 1,
-		Renewals: 4, RenewalFailures: 1, ForcedRefreshes: 2, Evictions: 1,
+		Counters: app.Counters{CacheHits: 95, CacheMisses: 5, TokenServiceRequests: 7, TokenServiceFailures: 1,
+			Renewals: 4, RenewalFailures: 1, ForcedRefreshes: 2, Evictions: 1},
 	}, nil
 }
 

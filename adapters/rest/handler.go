@@ -31,6 +31,14 @@ type Options struct {
 	// Middleware runs on every request, unknown routes included, after
 	// panic recovery and Auth and before the endpoint.
 	Middleware []gin.HandlerFunc
+	// Metrics, when not nil, is served at GET /metrics (the Prometheus
+	// handler of adapters/metrics). It needs an API key only when Auth
+	// protects the status endpoints.
+	Metrics http.Handler
+	// Readiness is the shutdown state GET /readyz reports; give the same
+	// one to Server.DrainFirst. Default: one that never drains, so that
+	// /readyz follows the cache's health only.
+	Readiness *Readiness
 }
 
 // BasePath is the prefix of every endpoint.
@@ -42,8 +50,10 @@ const paramService = "serviceName"
 var releaseMode sync.Once
 
 // NewHandler returns the REST API over svc: the guide's eight endpoints
-// under BasePath, JSON errors for unknown routes (404) and wrong methods
-// (405), and panics recovered into a JSON 500.
+// under BasePath and its OpenAPI document (OpenAPIPath), the probes
+// LivezPath and ReadyzPath, Options.Metrics at MetricsPath, JSON errors for
+// unknown routes (404) and wrong methods (405), and panics recovered into
+// a JSON 500.
 func NewHandler(svc TokenService, opts Options) http.Handler {
 	if svc == nil {
 		panic("rest: NewHandler needs a TokenService")
@@ -52,7 +62,7 @@ func NewHandler(svc TokenService, opts Options) http.Handler {
 	// service logs through slog only.
 	releaseMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
 
-	a := &api{svc: svc, clock: opts.Clock, log: opts.Logger, auth: opts.Auth}
+	a := &api{svc: svc, clock: opts.Clock, log: opts.Logger, auth: opts.Auth, ready: opts.Readiness}
 	if a.clock == nil {
 		a.clock = systemClock{}
 	}
@@ -83,6 +93,14 @@ func NewHandler(svc TokenService, opts Options) http.Handler {
 	g.GET("/status", a.statuses)
 	g.GET("/statistics", a.statistics)
 	g.GET("/health", a.health)
+	g.GET(OpenAPIPath, a.openAPI)
+
+	// Operations endpoints, outside the guide's API: probes and metrics.
+	e.GET(LivezPath, a.livez)
+	e.GET(ReadyzPath, a.readyz)
+	if opts.Metrics != nil {
+		e.GET(MetricsPath, gin.WrapH(opts.Metrics))
+	}
 
 	e.NoRoute(a.notFound)
 	e.NoMethod(a.methodNotAllowed)
@@ -96,6 +114,8 @@ type api struct {
 	log   *slog.Logger
 	// auth is nil when the API is open.
 	auth *Auth
+	// ready is nil when nothing drains it.
+	ready *Readiness
 }
 
 // systemClock is the default Clock.

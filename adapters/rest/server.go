@@ -25,6 +25,10 @@ type Server struct {
 	ln net.Listener
 	// served is closed when Serve has returned; nil before Start.
 	served chan struct{}
+	// ready, when not nil, is drained at the start of Stop, which then
+	// keeps serving for drainDelay.
+	ready      *Readiness
+	drainDelay time.Duration
 }
 
 // Timeouts against clients that hold connections open without sending a
@@ -80,15 +84,39 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
+// DrainFirst makes Stop begin by draining r, so that GET /readyz answers
+// 503, and keep serving for delay before it stops accepting connections:
+// the time load balancers and Kubernetes need to take the replica out of
+// rotation, so that no request is sent to a closed port. The delay is cut
+// short when Stop's context ends. Call it before Start.
+func (s *Server) DrainFirst(r *Readiness, delay time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ready, s.drainDelay = r, max(delay, 0)
+}
+
 // Stop stops accepting connections and waits, until ctx ends, for the
-// requests in flight; then it closes whatever connections remain. Stopping
-// a Server that never started does nothing.
+// requests in flight; then it closes whatever connections remain. With
+// DrainFirst, readiness goes to 503 before any of that. Stopping a Server
+// that never started does nothing.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	served := s.served
+	served, ready, delay := s.served, s.ready, s.drainDelay
 	s.mu.Unlock()
 	if served == nil {
 		return nil
+	}
+	if ready != nil {
+		ready.Drain()
+		s.logger.InfoContext(ctx, "rest: draining: /readyz answers 503", "delay", delay)
+		if delay > 0 {
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
 	}
 	err := s.srv.Shutdown(ctx)
 	if err != nil {

@@ -45,6 +45,19 @@ type Options struct {
 	Issuer ports.TokenIssuer
 	// Clock replaces the system clock. Optional.
 	Clock ports.Clock
+	// Instrument, when set, wraps the issuer, store and locker the core
+	// drives, to observe them (adapters/metrics.Metrics does). Optional.
+	Instrument Instrumentation
+}
+
+// Instrumentation wraps the ports the core drives with decorators that
+// observe them. Each method returns its argument's behaviour unchanged.
+type Instrumentation interface {
+	Issuer(ports.TokenIssuer) ports.TokenIssuer
+	// Store's result must still be a ports.Pinger when its argument is,
+	// or the health check stops pinging the store.
+	Store(ports.TokenStore) ports.TokenStore
+	Locker(ports.RenewalLocker) ports.RenewalLocker
 }
 
 // FromEnv loads the configuration from the environment (and the YAML file
@@ -197,6 +210,11 @@ func redisOptions(cfg config.Config, clock ports.Clock, logger *slog.Logger) red
 // coreOptions maps the cache part of cfg onto the core's options.
 func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opts Options) app.Options {
 	c := cfg.Cache
+	var tokens ports.TokenStore = st.store
+	var locker ports.RenewalLocker = st.store
+	if in := opts.Instrument; in != nil {
+		issuer, tokens, locker = in.Issuer(issuer), in.Store(tokens), in.Locker(locker)
+	}
 	policy := c.RenewalPolicy()
 	idle := c.RenewalIdleTimeout
 	if idle == 0 {
@@ -204,8 +222,8 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 	}
 	return app.Options{
 		Issuer:          issuer,
-		Store:           st.store,
-		Locker:          st.store,
+		Store:           tokens,
+		Locker:          locker,
 		Feed:            st.store,
 		Clock:           opts.Clock,
 		Policy:          &policy,
@@ -231,10 +249,12 @@ type params struct {
 	Lifecycle fx.Lifecycle
 	Config    config.Config
 	Logger    *slog.Logger `optional:"true"`
+	// Instrument is an optional Instrumentation in the graph.
+	Instrument Instrumentation `optional:"true"`
 }
 
 func provide(p params) (*app.Service, error) {
-	svc, err := New(p.Config, Options{Logger: p.Logger})
+	svc, err := New(p.Config, Options{Logger: p.Logger, Instrument: p.Instrument})
 	if err != nil {
 		return nil, err
 	}

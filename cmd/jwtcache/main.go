@@ -122,7 +122,7 @@ func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := fxApp.Start(startCtx); err != nil {
-		fmt.Fprintf(stderr, "jwtcache: start-up failed: %v\n", err)
+		logger.Error("start-up failed", "err", err)
 		return exitFail
 	}
 	<-ctx.Done()
@@ -130,7 +130,7 @@ func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancelStop()
 	if err := fxApp.Stop(stopCtx); err != nil {
-		fmt.Fprintf(stderr, "jwtcache: shutdown: %v\n", err)
+		logger.Error("shutdown did not complete", "err", err)
 		return exitFail
 	}
 	return exitOK

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
+	"github.com/jwtcache/jwtcache/adapters/metrics"
 	"github.com/jwtcache/jwtcache/adapters/rest"
 	"github.com/jwtcache/jwtcache/app"
 	"github.com/jwtcache/jwtcache/app/embedded"
@@ -29,12 +30,18 @@ func options(cfg config.Config, logger *slog.Logger) []fx.Option {
 			return l
 		}),
 		fx.Supply(cfg, logger),
+		fx.Supply(metrics.Options{Logger: logger, Version: version}),
+		metrics.Module,
+		fx.Provide(func(m *metrics.Metrics) embedded.Instrumentation { return m }),
 		embedded.Module,
 		fx.Provide(func(s *app.Service) rest.TokenService { return s }),
 		fx.Supply(rest.ServerConfig{Addr: cfg.Server.Addr()}),
 		fx.Provide(func() (*rest.Auth, error) { return rest.NewAuth(restAuthOptions(cfg, logger)) }),
-		fx.Provide(func(auth *rest.Auth) rest.Options { return rest.Options{Logger: logger, Auth: auth} }),
+		fx.Provide(func(auth *rest.Auth, m *metrics.Metrics) rest.Options {
+			return rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler()}
+		}),
 		rest.Module,
+		fx.Invoke(observe),
 		fx.Invoke(logStarted),
 	}
 }
@@ -47,6 +54,15 @@ func restAuthOptions(cfg config.Config, logger *slog.Logger) rest.AuthOptions {
 		o.Keys = append(o.Keys, rest.APIKey{Key: k.Key.Reveal(), Services: k.Services})
 	}
 	return o
+}
+
+// observe feeds the metrics from the core and the API key check, read at
+// each scrape.
+func observe(m *metrics.Metrics, svc *app.Service, auth *rest.Auth) error {
+	if err := m.ObserveCache(svc); err != nil {
+		return err
+	}
+	return m.ObserveAuth(auth)
 }
 
 func logStarted(lc fx.Lifecycle, cfg config.Config, srv *rest.Server, logger *slog.Logger) {
