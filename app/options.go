@@ -76,10 +76,6 @@ type Options struct {
 	OnClose func() error
 }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // withDefaults returns o with every optional field filled in, or an error
 // naming the first field that is wrong.
 func (o Options) withDefaults() (Options, error) {
@@ -102,7 +98,7 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	if o.Clock == nil {
-		o.Clock = systemClock{}
+		o.Clock = ports.SystemClock
 	}
 	if o.Policy == nil {
 		o.Policy = &domain.RenewalPolicy{Buffer: domain.DefaultRenewalBuffer}

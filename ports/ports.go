@@ -77,3 +77,11 @@ type Clock interface {
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
+
+// SystemClock is the Clock of the real world. Every adapter defaults to
+// it; tests pass their own.
+var SystemClock Clock = systemClock{}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }

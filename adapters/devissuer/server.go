@@ -156,7 +156,7 @@ func New(opts Options) (*Server, error) {
 		s.issuer = DefaultIssuer
 	}
 	if s.clock == nil {
-		s.clock = systemClock{}
+		s.clock = ports.SystemClock
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -438,9 +438,3 @@ func newJTI() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
-// systemClock is the wall clock; adapters do not import each other, so the
-// server carries its own.
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }

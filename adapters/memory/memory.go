@@ -67,7 +67,7 @@ type lock struct {
 // clock).
 func New(clock ports.Clock) *Store {
 	if clock == nil {
-		clock = systemClock{}
+		clock = ports.SystemClock
 	}
 	return &Store{
 		clock:  clock,
@@ -76,10 +76,6 @@ func New(clock ports.Clock) *Store {
 		subs:   make(map[*subscriber]struct{}),
 	}
 }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
 
 // Get returns the token of service, or an error wrapping domain.ErrNotFound
 // when none is cached or the cached one has expired.

@@ -260,17 +260,13 @@ func (o *Options) normalize() error {
 		return fmt.Errorf("redisstore: max TTL %v is less than a millisecond", o.MaxTTL)
 	}
 	if o.Clock == nil {
-		o.Clock = systemClock{}
+		o.Clock = ports.SystemClock
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	return nil
 }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
 
 // tlsDialer dials TLS with the host of each address as the server name:
 // go-redis would otherwise need one tls.Config for every node of a cluster

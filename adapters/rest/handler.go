@@ -64,7 +64,7 @@ func NewHandler(svc TokenService, opts Options) http.Handler {
 
 	a := &api{svc: svc, clock: opts.Clock, log: opts.Logger, auth: opts.Auth, ready: opts.Readiness}
 	if a.clock == nil {
-		a.clock = systemClock{}
+		a.clock = ports.SystemClock
 	}
 	if a.log == nil {
 		a.log = slog.Default()
@@ -117,11 +117,6 @@ type api struct {
 	// ready is nil when nothing drains it.
 	ready *Readiness
 }
-
-// systemClock is the default Clock.
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
 
 // stamp is the response timestamp: the instant the core's view describes,
 // so that timestamp and the secondsUntil* fields agree, or now when the

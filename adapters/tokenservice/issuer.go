@@ -191,7 +191,7 @@ func New(opts Options) (*Issuer, error) {
 		}}
 	}
 	if i.clock == nil {
-		i.clock = systemClock{}
+		i.clock = ports.SystemClock
 	}
 
 	def := opts.defaultClient()
@@ -419,9 +419,3 @@ func errorResponse(service string, resp *http.Response, body []byte, readErr err
 	e.Err = ErrUnexpectedStatus
 	return e
 }
-
-// systemClock is the wall clock; adapters do not import each other, so the
-// issuer carries its own.
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }

@@ -157,7 +157,7 @@ func NewRemote(baseURL string, opts RemoteOptions) (*Remote, error) {
 		r.maxBody = DefaultRemoteMaxBodyBytes
 	}
 	if r.clock == nil {
-		r.clock = systemClock{}
+		r.clock = ports.SystemClock
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -475,7 +475,3 @@ func clip(s string) string {
 	}
 	return s[:n]
 }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }

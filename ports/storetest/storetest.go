@@ -136,14 +136,10 @@ func newHarness(t *testing.T, s Subject) *harness {
 		t.Fatal("storetest: Subject needs Store, Locker and Peer")
 	}
 	if s.Clock == nil {
-		s.Clock = systemClock{}
+		s.Clock = ports.SystemClock
 	}
 	return &harness{a: s, b: s.Peer(t), prefix: "st" + randomHex(6) + "-"}
 }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
 
 // svc is a service name unique to this case.
 func (h *harness) svc(name string) string { return h.prefix + name }
