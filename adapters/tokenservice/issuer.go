@@ -283,8 +283,10 @@ func (i *Issuer) clientFor(service string) (*client, error) {
 //
 // The token's IssuedAt is the instant the request started, not the instant
 // the answer arrived: expires_in counts from when the server issued the
-// token, which is somewhere in between, so counting from the start can only
-// make jwtcache think the token expires earlier than it does, never later.
+// token, which is somewhere in between, so counting from the start never
+// puts the expiry later than the server meant. A JWT's exp claim, written
+// in whole seconds and so often a little earlier still, wins when it is
+// earlier: that is the instant resource servers check.
 //
 // A failure is a *domain.TokenServiceError with Service set, except when
 // ctx is cancelled: then the error wraps ctx.Err() (errors.Is(err,

@@ -195,6 +195,8 @@ func jwt(claims string) string {
 
 func TestIssueParsesResponse(t *testing.T) {
 	jwtExp := jwt(fmt.Sprintf(`{"sub":"x","iat":%d,"exp":%d}`, now.Unix()-5, now.Add(10*time.Minute).Unix()))
+	// exp in whole seconds, rounded down, as token services write it.
+	jwtSoon := jwt(fmt.Sprintf(`{"sub":"x","exp":%d}`, now.Add(59*time.Second).Unix()))
 	tests := []struct {
 		name        string
 		body        string
@@ -210,6 +212,7 @@ func TestIssueParsesResponse(t *testing.T) {
 		{"expires_in null uses JWT exp", `{"access_token":"` + jwtExp + `","expires_in":null}`, "Bearer", "api.read api.write", now.Add(10 * time.Minute)},
 		{"JWT exp fallback", `{"access_token":"` + jwtExp + `"}`, "Bearer", "api.read api.write", now.Add(10 * time.Minute)},
 		{"expires_in wins over JWT exp", `{"access_token":"` + jwtExp + `","expires_in":30}`, "Bearer", "api.read api.write", now.Add(30 * time.Second)},
+		{"JWT exp earlier than expires_in wins", `{"access_token":"` + jwtSoon + `","expires_in":60}`, "Bearer", "api.read api.write", time.Unix(now.Add(59*time.Second).Unix(), 0)},
 		{"granted scope", `{"access_token":"a","expires_in":10,"scope":"api.read"}`, "Bearer", "api.read", now.Add(10 * time.Second)},
 		{"scope as array", `{"access_token":"a","expires_in":10,"scope":["x","y"]}`, "Bearer", "x y", now.Add(10 * time.Second)},
 	}

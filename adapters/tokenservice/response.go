@@ -78,6 +78,13 @@ func parseToken(body []byte, requestedScope string, issuedAt time.Time) (domain.
 		return domain.Token{}, err
 	case present:
 		tok.ExpiresAt = issuedAt.Add(expiresIn)
+		// A JWT's exp is what resource servers check. Token services write
+		// it in whole seconds, rounded down, so it is often earlier than
+		// request start + expires_in: the earlier of the two wins, or a
+		// token would be served after its exp (the soak test caught this).
+		if exp, ok := jwtExpiry(access); ok && exp.After(issuedAt) && exp.Before(tok.ExpiresAt) {
+			tok.ExpiresAt = exp
+		}
 	default:
 		exp, ok := jwtExpiry(access)
 		if !ok {
