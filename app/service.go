@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,13 +29,9 @@ type Service struct {
 	log    *slog.Logger
 	policy domain.RenewalPolicy
 
-	// entries maps a service name to its entry. The map is never written
-	// once published: hits read it with one atomic load and no lock, and
-	// the rare changes (a service asked for the first time, idle ones
-	// forgotten by cleanup) publish a modified copy under entriesMu. An
-	// entry is never replaced while present.
-	entries   atomic.Pointer[map[string]*entry]
-	entriesMu sync.Mutex
+	// entries maps a service name to its entry; a hit reads it without a
+	// lock. An entry is never replaced while present.
+	entries *entryMap
 
 	fetches singleflight.Group // key: service name (misses and renewals share a fetch)
 	forced  singleflight.Group // key: service name (forced refreshes coalesce among themselves)
@@ -70,10 +65,20 @@ type entry struct {
 	lastUsed atomic.Int64
 	renewing atomic.Int32 // fetches for this service running in this process
 	failures atomic.Int32 // consecutive failed renewals; >0 means renewal is failing
+	// failure is the token service's latest refusal when nothing valid
+	// could be served; until its end, callers share it instead of each
+	// asking the token service again. nil after any success.
+	failure atomic.Pointer[recentFailure]
 
 	mu      sync.Mutex
 	timer   *time.Timer   // guarded by mu: the next renewal or retry
 	changed chan struct{} // guarded by mu: closed and replaced when the service's token changes
+}
+
+// recentFailure is a failed fetch shared with callers until a deadline.
+type recentFailure struct {
+	err   error
+	until time.Time
 }
 
 // cached is an immutable token with what the hot path needs precomputed.
@@ -100,7 +105,7 @@ func New(opts Options) (*Service, error) {
 		ctx:    ctx,
 		cancel: cancel,
 	}
-	s.entries.Store(&map[string]*entry{})
+	s.entries = newEntryMap()
 	s.goBackground(func() { s.every(o.CheckInterval, s.checkRenewals) })
 	s.goBackground(func() { s.every(o.CleanupInterval, s.cleanup) })
 	if o.Feed != nil {
@@ -176,6 +181,12 @@ func (s *Service) get(ctx context.Context, service string) (*cached, error) {
 				s.counters.hits.Add(1)
 				return c, nil
 			}
+		}
+		if f := e.failure.Load(); f != nil && now.Before(f.until) {
+			// The token service just failed and nothing valid is cached:
+			// repeat its answer rather than ask again at once.
+			s.counters.misses.Add(1)
+			return nil, f.err
 		}
 	}
 	s.counters.misses.Add(1)
@@ -424,8 +435,9 @@ func (s *Service) issue(ctx context.Context, service string) (domain.Token, erro
 // failed decides what a failed fetch returns. A forced refresh reports the
 // failure. A miss or renewal falls back to a still-valid token when one is
 // known, and retries in the background with backoff while that token lives;
-// with nothing valid to serve it reports the failure and leaves the next
-// attempt to the next caller.
+// with nothing valid to serve it reports the failure, which callers then
+// share for one backoff step (at least any Retry-After) before the next
+// caller asks the token service again.
 func (s *Service) failed(e *entry, service string, force bool, fallback *cached, err error) (*cached, error) {
 	if s.closed.Load() {
 		return nil, domain.ErrClosed
@@ -434,6 +446,10 @@ func (s *Service) failed(e *entry, service string, force bool, fallback *cached,
 		return nil, err
 	}
 	if fallback == nil || fallback.tok.Expired(s.opt.Clock.Now()) {
+		var tse *domain.TokenServiceError
+		if errors.As(err, &tse) {
+			e.failure.Store(&recentFailure{err: err, until: s.opt.Clock.Now().Add(s.backoff(1, err))})
+		}
 		return nil, err
 	}
 	n := e.failures.Add(1)
@@ -470,6 +486,7 @@ func (s *Service) install(e *entry, tok domain.Token) *cached {
 		renewAt:        s.policy.RenewAt(tok, s.opt.Jitter()),
 	}
 	e.cur.Store(c)
+	e.failure.Store(nil)
 	e.notifyChanged()
 	if e.failures.Load() == 0 || !s.policy.RenewalDue(tok, s.opt.Clock.Now()) {
 		e.failures.Store(0)
@@ -514,6 +531,7 @@ const timerSlack = time.Second
 // checkRenewals is the safety net: any token whose renewal timer should
 // have fired but did not (a suspended process, a clock jump) is renewed now.
 func (s *Service) checkRenewals() {
+	s.entries.publish() // services first asked for since the last batch get lock-free hits
 	now := s.opt.Clock.Now()
 	for _, e := range s.snapshot() {
 		c := e.cur.Load()
@@ -540,16 +558,10 @@ func (s *Service) cleanup() {
 		}
 	}
 	if len(forget) > 0 {
-		s.entriesMu.Lock()
-		m := maps.Clone(*s.entries.Load())
+		s.entries.remove(forget)
 		for _, e := range forget {
-			if m[e.service] == e {
-				delete(m, e.service)
-				e.stopTimer()
-			}
+			e.stopTimer()
 		}
-		s.entries.Store(&m)
-		s.entriesMu.Unlock()
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.opt.FetchTimeout)
 	defer cancel()
@@ -631,37 +643,17 @@ func (s *Service) publish(service string) {
 	}
 }
 
-func (s *Service) entry(service string) *entry {
-	return (*s.entries.Load())[service]
-}
+func (s *Service) entry(service string) *entry { return s.entries.get(service) }
 
 func (s *Service) entryOrCreate(service string) *entry {
-	if e := s.entry(service); e != nil {
+	return s.entries.getOrCreate(service, func() *entry {
+		e := &entry{service: service, changed: make(chan struct{})}
+		e.lastUsed.Store(s.opt.Clock.Now().UnixNano())
 		return e
-	}
-	s.entriesMu.Lock()
-	defer s.entriesMu.Unlock()
-	old := *s.entries.Load()
-	if e := old[service]; e != nil {
-		return e
-	}
-	e := &entry{service: service, changed: make(chan struct{})}
-	e.lastUsed.Store(s.opt.Clock.Now().UnixNano())
-	m := make(map[string]*entry, len(old)+1)
-	maps.Copy(m, old)
-	m[service] = e
-	s.entries.Store(&m)
-	return e
+	})
 }
 
-func (s *Service) snapshot() []*entry {
-	m := *s.entries.Load()
-	out := make([]*entry, 0, len(m))
-	for _, e := range m {
-		out = append(out, e)
-	}
-	return out
-}
+func (s *Service) snapshot() []*entry { return s.entries.all() }
 
 // tracked runs a fetch that its callers may abandon as background work, so
 // that Close waits for it, and for the release of its renewal lock, before

@@ -219,6 +219,7 @@ func TestStillValidTokenIsServedWhileRenewalFailsThenNeverAfterExpiry(t *testing
 		}
 
 		issuer.failing.Store(false)
+		time.Sleep(app.DefaultMinBackoff) // the failure is shared for one backoff step
 		tok, err = svc.Token(t.Context(), "kyc")
 		if err != nil || tok.Expired(time.Now()) {
 			t.Fatalf("after recovery Token = %v, %v", tok, err)
@@ -626,4 +627,38 @@ func TestCloseReleasesLockOfAbandonedFetch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// With nothing valid cached and the token service failing, callers share
+// its answer for one backoff step instead of each calling it again.
+func TestFailureWithNothingToServeIsSharedForOneBackoffStep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		issuer := &countingIssuer{lifetime: time.Hour}
+		issuer.failing.Store(true)
+		svc := newService(t, issuer, nil, func(o *app.Options) {
+			o.MinBackoff = 2 * time.Second
+			o.Jitter = func() float64 { return 0.999 } // a step of ~2s
+		})
+		defer svc.Close()
+		for range 50 {
+			if _, err := svc.Token(t.Context(), "kyc"); err == nil {
+				t.Fatal("Token succeeded with a failing token service")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := issuer.calls.Load(); n != 1 {
+			t.Fatalf("50 requests within 0.5s made %d token-service calls, want 1", n)
+		}
+		time.Sleep(2 * time.Second)
+		issuer.failing.Store(false)
+		if _, err := svc.Token(t.Context(), "kyc"); err != nil {
+			t.Fatalf("after the backoff step: %v", err)
+		}
+		if n := issuer.calls.Load(); n != 2 {
+			t.Fatalf("calls = %d, want 2", n)
+		}
+		if _, err := svc.Refresh(t.Context(), "kyc"); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

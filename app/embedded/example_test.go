@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/jwtcache/jwtcache/adapters/devissuer"
 	"github.com/jwtcache/jwtcache/app/embedded"
@@ -48,7 +49,7 @@ func ExampleNew() {
 	fmt.Println(strings.HasPrefix(bearer, "Bearer ey"))
 
 	status, _ := cache.Status(ctx, "kyc")
-	fmt.Println(status.Exists, status.Scope, status.Lifetime, status.NeedsRenewal())
+	fmt.Println(status.Exists, status.Scope, status.Lifetime.Round(time.Minute), status.NeedsRenewal())
 
 	stats, _ := cache.Statistics(ctx)
 	fmt.Println(stats.TokenServiceRequests, stats.CacheMisses)

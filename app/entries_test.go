@@ -1,0 +1,50 @@
+package app
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+)
+
+func TestEntryMapCreatesEachServiceOnceAndPublishesInBatches(t *testing.T) {
+	m := newEntryMap()
+	const n = 10000
+	var wg sync.WaitGroup
+	got := make([][]*entry, 4)
+	for g := range got {
+		got[g] = make([]*entry, n)
+		wg.Go(func() {
+			for i := range n {
+				name := fmt.Sprintf("svc-%d", i)
+				got[g][i] = m.getOrCreate(name, func() *entry { return &entry{service: name} })
+			}
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		for g := 1; g < len(got); g++ {
+			if got[g][i] != got[0][i] {
+				t.Fatalf("svc-%d has two entries", i)
+			}
+		}
+		if e := m.get(fmt.Sprintf("svc-%d", i)); e != got[0][i] {
+			t.Fatalf("get(svc-%d) = %p, want %p", i, e, got[0][i])
+		}
+	}
+	if len(m.all()) != n {
+		t.Fatalf("all() has %d entries, want %d", len(m.all()), n)
+	}
+	// Batches stay small relative to the published map.
+	if p := int(m.npending.Load()); p > len(*m.read.Load())/8+1 {
+		t.Fatalf("%d entries pending beside %d published", p, len(*m.read.Load()))
+	}
+	m.publish()
+	if m.npending.Load() != 0 || len(*m.read.Load()) != n {
+		t.Fatal("publish left entries pending")
+	}
+	stale := &entry{service: "svc-1"} // not the entry present: must not remove it
+	m.remove([]*entry{got[0][0], stale})
+	if m.get("svc-0") != nil || m.get("svc-1") != got[0][1] {
+		t.Fatal("remove dropped the wrong entries")
+	}
+}
