@@ -6,10 +6,12 @@ GO        ?= go
 BIN       := bin/jwtcache
 PKGS      := ./...
 BENCHTIME ?= 1s
+SOAK      ?= 8m
+FUZZTIME  ?= 30s
 
 export PATH := $(PATH):/usr/local/go/bin:$(shell $(GO) env GOPATH 2>/dev/null)/bin
 
-.PHONY: all build run test test-short bench soak generate fmt vet check-generate clean
+.PHONY: all build run test test-short bench soak fuzz generate fmt vet check-generate clean
 
 all: build test
 
@@ -29,8 +31,26 @@ test: vet
 test-short:
 	$(GO) test -race -short -count=1 $(PKGS)
 
-bench: build
+# The benchmark report (about two minutes): every figure beside its baseline,
+# measured in one run, written to BENCHMARKS.md; then the packages' Go
+# benchmarks (in-process hit vs x/oauth2, REST handler vs bare Gin, ...).
+bench:
+	$(GO) run ./cmd/benchreport -out BENCHMARKS.md
 	$(GO) test -run "^$$" -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+
+# Three replicas under load and scheduled faults for $(SOAK); it stops by
+# itself. make test runs a 45 s version.
+soak:
+	JWTCACHE_SOAK=$(SOAK) $(GO) test -race -count=1 -v -run '^TestSoak$$' -timeout 10m ./cmd/jwtcache
+
+# Each fuzz target for $(FUZZTIME); their seed corpora run in make test.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzServiceName$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./adapters/rest
+	$(GO) test -run '^$$' -fuzz '^FuzzIssueResponse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./adapters/tokenservice
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./adapters/redisstore
+	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./adapters/redisstore
+	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./adapters/redisstore
+	$(GO) test -run '^$$' -fuzz '^FuzzEnvValue$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./config
 
 generate:
 	$(GO) generate ./...
