@@ -40,11 +40,19 @@ type fleetRun struct {
 	// were inside their renewal buffer or expired, or were errors.
 	jwtcacheServed, jwtcacheInBuffer, jwtcacheExpired, jwtcacheErrors int64
 	oauth2Served, oauth2Expired, oauth2Errors                         int64
+	// lifetime is the mean lifetime of the distinct tokens jwtcache handed
+	// out, from request start to expiry: shorter than the configured one,
+	// since jwtcache caps expiry at the JWT's exp, which the token service
+	// writes in whole seconds.
+	lifetime time.Duration
 }
 
 // fleetResult is the token-service-calls section.
 type fleetResult struct {
 	lifetime, buffer, window time.Duration
+	// effective is the mean lifetime of the tokens handed out (see
+	// fleetRun.lifetime); the ideal is computed from it.
+	effective time.Duration
 	policy                   domain.RenewalPolicy
 	backend                  string
 	burst                    int
@@ -57,7 +65,11 @@ type fleetResult struct {
 // so that the renewal is over before any caller reaches the buffer; the
 // earliest of the n timers fires, on average 1 + n/(n+1) leads ahead.
 func (f *fleetResult) renewalPeriod(n int) time.Duration {
-	tok := domain.Token{IssuedAt: time.Unix(0, 0), ExpiresAt: time.Unix(0, 0).Add(f.lifetime)}
+	life := f.lifetime
+	if f.effective > 0 {
+		life = f.effective
+	}
+	tok := domain.Token{IssuedAt: time.Unix(0, 0), ExpiresAt: time.Unix(0, 0).Add(life)}
 	fresh := f.policy.CacheExpiresAt(tok).Sub(tok.IssuedAt)
 	lead := f.policy.RenewalLead(tok)
 	return fresh - time.Duration(float64(lead)*(1+float64(n)/float64(n+1)))
@@ -106,6 +118,11 @@ func measureFleet(ctx context.Context, cfg *config, r *report) error {
 		}
 	}
 	res.runs = runs
+	var sum time.Duration
+	for _, run := range runs {
+		sum += run.lifetime
+	}
+	res.effective = sum / time.Duration(len(runs))
 	r.fleet = res
 	return nil
 }
@@ -147,10 +164,14 @@ func fleetOf(ctx context.Context, cfg *config, useRedis bool, policy domain.Rene
 		sources[i] = oauth2.ReuseTokenSourceWithExpiry(nil, cc.TokenSource(ctx), cfg.buffer)
 	}
 
+	var lifetimes sync.Map // access token -> its lifetime
 	jwtcacheCall := func(i int) {
 		before := time.Now()
 		tok, err := replicas[i].Token(ctx, fleetService)
 		after := time.Now()
+		if err == nil {
+			lifetimes.LoadOrStore(tok.AccessToken, tok.Lifetime())
+		}
 		switch {
 		case err != nil:
 			atomic.AddInt64(&run.jwtcacheErrors, 1)
@@ -196,6 +217,16 @@ func fleetOf(ctx context.Context, cfg *config, useRedis bool, policy domain.Rene
 	}
 	wg.Wait()
 	run.jwtcacheSteady = jwtTS.Requests() - run.jwtcacheCold
+	var sum time.Duration
+	var count int
+	lifetimes.Range(func(_, v any) bool {
+		sum += v.(time.Duration)
+		count++
+		return true
+	})
+	if count > 0 {
+		run.lifetime = sum / time.Duration(count)
+	}
 	run.oauth2Steady = oaTS.Requests() - run.oauth2Cold
 	if run.jwtcacheErrors > 0 || run.oauth2Errors > 0 {
 		return run, fmt.Errorf("%d replicas: %d jwtcache and %d x/oauth2 calls failed against a healthy token service", n, run.jwtcacheErrors, run.oauth2Errors)
