@@ -53,10 +53,10 @@ type fleetResult struct {
 	// effective is the mean lifetime of the tokens handed out (see
 	// fleetRun.lifetime); the ideal is computed from it.
 	effective time.Duration
-	policy                   domain.RenewalPolicy
-	backend                  string
-	burst                    int
-	runs                     []fleetRun
+	policy    domain.RenewalPolicy
+	backend   string
+	burst     int
+	runs      []fleetRun
 }
 
 // renewalPeriod is the mean time from a token's issue to its renewal by a
