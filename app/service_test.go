@@ -662,3 +662,43 @@ func TestFailureWithNothingToServeIsSharedForOneBackoffStep(t *testing.T) {
 		}
 	})
 }
+
+// retryAfterIssuer succeeds once, then answers 503 with Retry-After.
+type retryAfterIssuer struct {
+	countingIssuer
+	retryAfter time.Duration
+}
+
+func (r *retryAfterIssuer) Issue(ctx context.Context, service string) (domain.Token, error) {
+	tok, err := r.countingIssuer.Issue(ctx, service)
+	if err != nil {
+		return tok, &domain.TokenServiceError{Kind: domain.Rejected, Service: service, Code: "temporarily_unavailable", HTTPStatus: 503, RetryAfter: r.retryAfter}
+	}
+	return tok, nil
+}
+
+func TestRenewalRetriesHonourRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		issuer := &retryAfterIssuer{countingIssuer: countingIssuer{lifetime: time.Hour}, retryAfter: 45 * time.Second}
+		svc := newService(t, issuer, nil, func(o *app.Options) {
+			o.Policy = &domain.RenewalPolicy{Buffer: 10 * time.Minute}
+		})
+		defer svc.Close()
+		first, _ := svc.Token(t.Context(), "kyc")
+		issuer.failing.Store(true)
+		for time.Now().Before(first.ExpiresAt.Add(-time.Minute)) {
+			_, _ = svc.Token(t.Context(), "kyc")
+			time.Sleep(time.Minute)
+			synctest.Wait()
+		}
+		calls := issuer.times()[1:]
+		if len(calls) < 3 {
+			t.Fatalf("only %d renewal attempts", len(calls))
+		}
+		for i := 1; i < len(calls); i++ {
+			if gap := calls[i].Sub(calls[i-1]); gap < 45*time.Second {
+				t.Fatalf("retry %d came %v after the previous one, sooner than the token service's Retry-After of 45s", i, gap)
+			}
+		}
+	})
+}
