@@ -127,11 +127,12 @@ func (w *jsonWriter) time(k string, t time.Time) {
 	w.b = append(w.b, '"')
 }
 
-// seconds is d in whole seconds, rounded to the nearest: a lifetime read
-// back from a store with millisecond precision must still say 3600, not
-// 3599.
+// seconds is a lifetime in whole seconds, rounded up: the core caps a
+// token's expiry at its JWT exp, which token services write in whole
+// seconds, so a token issued for 3600 s lives 3599.x s from the request's
+// start and expiresIn must still say 3600, as the token service did.
 func seconds(d time.Duration) int64 {
-	return int64(d.Round(time.Second) / time.Second)
+	return int64((d + time.Second - 1) / time.Second)
 }
 
 const hexDigits = "0123456789abcdef"

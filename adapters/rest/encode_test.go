@@ -95,7 +95,8 @@ func TestSeconds(t *testing.T) {
 	}{
 		{3600 * time.Second, 3600},
 		{3600*time.Second - time.Millisecond, 3600},
-		{3600*time.Second + 400*time.Millisecond, 3600},
+		{3599*time.Second + 300*time.Millisecond, 3600},
+		{3600*time.Second + 400*time.Millisecond, 3601},
 		{0, 0},
 	} {
 		if got := seconds(tt.d); got != tt.want {
