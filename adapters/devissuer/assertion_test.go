@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jwtcache/jwtcache/adapters/devissuer"
+	"github.com/jwtcache/jwtcache/ports/storetest"
 )
 
 const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -71,7 +72,7 @@ func ecKey(t *testing.T) *ecdsa.PrivateKey {
 // only.
 func assertionFixture(t *testing.T, pub crypto.PublicKey) (*fixture, string) {
 	t.Helper()
-	f := &fixture{clock: &clock{t: start}, logs: &syncBuffer{}}
+	f := &fixture{clock: storetest.NewFakeClock(start), logs: &syncBuffer{}}
 	dev, err := devissuer.New(devissuer.Options{
 		ClientID:        clientID,
 		ClientPublicKey: pub,

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/jwtcache/jwtcache/adapters/devissuer"
+	"github.com/jwtcache/jwtcache/ports/storetest"
 )
 
 const (
@@ -27,24 +28,6 @@ const (
 )
 
 var start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-
-// clock is a settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
 
 // syncBuffer collects log output from concurrent handlers.
 type syncBuffer struct {
@@ -67,7 +50,7 @@ func (s *syncBuffer) String() string {
 type fixture struct {
 	dev   *devissuer.Server
 	srv   *httptest.Server
-	clock *clock
+	clock *storetest.FakeClock
 	logs  *syncBuffer
 	// tokens collects every token handed out, for the log check.
 	mu     sync.Mutex
@@ -76,7 +59,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{clock: &clock{t: start}, logs: &syncBuffer{}}
+	f := &fixture{clock: storetest.NewFakeClock(start), logs: &syncBuffer{}}
 	dev, err := devissuer.New(devissuer.Options{
 		ClientID:      clientID,
 		ClientSecret:  secret,

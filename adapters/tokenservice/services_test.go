@@ -27,25 +27,8 @@ import (
 	"github.com/jwtcache/jwtcache/adapters/devissuer"
 	"github.com/jwtcache/jwtcache/adapters/tokenservice"
 	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/ports/storetest"
 )
-
-// settableClock is a clock the test moves.
-type settableClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *settableClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *settableClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
 
 // seenRequest is what a recording token server saw of one request.
 type seenRequest struct {
@@ -254,7 +237,7 @@ func TestNegativeCache(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := &settableClock{t: now}
+			clk := storetest.NewFakeClock(now)
 			rec := &recorder{fail: func() (int, string) { return tt.status, tt.body }}
 			srv := rec.server(t, "default")
 			own := rec.server(t, "own")
@@ -334,7 +317,7 @@ func TestNegativeCache(t *testing.T) {
 		}
 	})
 	t.Run("custom window", func(t *testing.T) {
-		clk := &settableClock{t: now}
+		clk := storetest.NewFakeClock(now)
 		rec := &recorder{fail: func() (int, string) { return 401, invalidClient }}
 		srv := rec.server(t, "default")
 		iss := newIssuer(t, srv.URL, func(o *tokenservice.Options) { o.Clock, o.NegativeCache = clk, 5*time.Second })
@@ -431,7 +414,7 @@ func TestPrivateKeyJWTAgainstDevIssuer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := &settableClock{t: now}
+			clk := storetest.NewFakeClock(now)
 			dev, err := devissuer.New(devissuer.Options{ClientID: clientID, ClientPublicKey: tt.key.Public(), Clock: clk,
 				Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
