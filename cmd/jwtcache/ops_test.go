@@ -253,7 +253,7 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.waitFor(regexp.MustCompile(`rest: draining`))
-	waitUntil(t, "the listener to close", func() bool {
+	redistest.WaitFor(t, 10*time.Second, "the listener to close", func(context.Context) bool {
 		c, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second)
 		if err == nil {
 			c.Close()
@@ -322,21 +322,5 @@ func TestBinaryShutdownReleasesAbandonedLock(t *testing.T) {
 	}
 	if ttl, _ := rc.PTTL(context.Background(), lockKey).Result(); ttl > 0 {
 		t.Fatalf("the renewal lock outlived the process (expires in %v)", ttl)
-	}
-}
-
-// waitUntil polls cond until it holds, for a state another process
-// reaches with no event to wait on; it fails the test after 10s.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		}
 	}
 }
