@@ -26,7 +26,7 @@ const (
 	maxPollInterval     = 500 * time.Millisecond
 )
 
-// Options configures a Service. Issuer and Store are required; every other
+// Options configures a Cache. Issuer and Store are required; every other
 // field is optional and has a documented default.
 type Options struct {
 	// Issuer obtains tokens from the token service. Required.
@@ -71,7 +71,7 @@ type Options struct {
 	// retries. Optional: math/rand/v2.Float64.
 	Jitter func() float64
 	// OnClose runs once at the end of Close, after background work has
-	// stopped: the place to release what the Service was built on (a Redis
+	// stopped: the place to release what the Cache was built on (a Redis
 	// client, for instance). Optional.
 	OnClose func() error
 }

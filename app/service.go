@@ -14,7 +14,7 @@ import (
 	"github.com/jwtcache/jwtcache/ports"
 )
 
-// Service is the token cache: it hands out tokens per service name, fetches
+// Cache is the token cache: it hands out tokens per service name, fetches
 // them from the token service on a miss (one call however many callers miss
 // together), renews each one in the background ahead of its renewal buffer,
 // and keeps one renewal per token across every replica sharing its store.
@@ -23,8 +23,8 @@ import (
 // one map lookup under a read lock and no store command, allocates nothing,
 // and never waits on a renewal.
 //
-// A Service is safe for concurrent use. Close stops its background work.
-type Service struct {
+// A Cache is safe for concurrent use. Close stops its background work.
+type Cache struct {
 	opt    Options
 	log    *slog.Logger
 	policy domain.RenewalPolicy
@@ -89,16 +89,16 @@ type cached struct {
 	renewAt        time.Time // when its renewal timer was set to fire
 }
 
-// New builds a Service and starts its background work: per-token renewal
+// New builds a Cache and starts its background work: per-token renewal
 // timers, the safety-net renewal check, the cleanup task and the change
 // feed subscription. It does not contact the token service.
-func New(opts Options) (*Service, error) {
+func New(opts Options) (*Cache, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Service{
+	s := &Cache{
 		opt:    o,
 		log:    o.Logger.With("component", "tokencache"),
 		policy: *o.Policy,
@@ -117,7 +117,7 @@ func New(opts Options) (*Service, error) {
 // Close stops background renewal and waits for running work to end. Tokens
 // stay in a shared store for other replicas. Calls after Close fail with
 // domain.ErrClosed.
-func (s *Service) Close() error {
+func (s *Cache) Close() error {
 	s.bgMu.Lock()
 	already := s.closed.Swap(true)
 	s.bgMu.Unlock()
@@ -139,7 +139,7 @@ func (s *Service) Close() error {
 // a fresh one, else fetched (or read from the shared store) by one fetch
 // that concurrent callers share. A token inside its renewal buffer is
 // returned only while its renewal is failing; an expired token never.
-func (s *Service) Token(ctx context.Context, service string) (domain.Token, error) {
+func (s *Cache) Token(ctx context.Context, service string) (domain.Token, error) {
 	c, err := s.get(ctx, service)
 	if err != nil {
 		return domain.Token{}, err
@@ -149,7 +149,7 @@ func (s *Service) Token(ctx context.Context, service string) (domain.Token, erro
 
 // BearerToken returns the Authorization header value for service's token,
 // "Bearer <token>", with Token's guarantees. A hit allocates nothing.
-func (s *Service) BearerToken(ctx context.Context, service string) (string, error) {
+func (s *Cache) BearerToken(ctx context.Context, service string) (string, error) {
 	c, err := s.get(ctx, service)
 	if err != nil {
 		return "", err
@@ -157,7 +157,7 @@ func (s *Service) BearerToken(ctx context.Context, service string) (string, erro
 	return c.bearer, nil
 }
 
-func (s *Service) get(ctx context.Context, service string) (*cached, error) {
+func (s *Cache) get(ctx context.Context, service string) (*cached, error) {
 	if s.closed.Load() {
 		return nil, domain.ErrClosed
 	}
@@ -197,7 +197,7 @@ func (s *Service) get(ctx context.Context, service string) (*cached, error) {
 // every concurrent caller for the same service. The shared work is not
 // cancelled by one caller leaving; each caller waits only as long as its
 // own ctx allows.
-func (s *Service) fetch(ctx context.Context, service string) (*cached, error) {
+func (s *Cache) fetch(ctx context.Context, service string) (*cached, error) {
 	ch := s.fetches.DoChan(service, func() (any, error) {
 		return s.tracked(func() (*cached, error) { return s.obtain(service, false) })
 	})
@@ -217,7 +217,7 @@ func (s *Service) fetch(ctx context.Context, service string) (*cached, error) {
 // it. Concurrent refreshes of one service share one token-service call; a
 // renewal running elsewhere in the fleet is waited for and its result
 // accepted, since it is newer than the request.
-func (s *Service) Refresh(ctx context.Context, service string) (domain.Token, error) {
+func (s *Cache) Refresh(ctx context.Context, service string) (domain.Token, error) {
 	if err := domain.ValidateServiceName(service); err != nil {
 		return domain.Token{}, err
 	}
@@ -242,7 +242,7 @@ func (s *Service) Refresh(ctx context.Context, service string) (domain.Token, er
 // Evict removes service's token from the shared store and from every
 // replica's near cache, and reports what it removed. Its renewal stops until
 // the service is asked for again.
-func (s *Service) Evict(ctx context.Context, service string) (Eviction, error) {
+func (s *Cache) Evict(ctx context.Context, service string) (Eviction, error) {
 	if err := domain.ValidateServiceName(service); err != nil {
 		return Eviction{}, err
 	}
@@ -287,7 +287,7 @@ func (s *Service) Evict(ctx context.Context, service string) (Eviction, error) {
 // false) or a forced refresh (force true). It returns the token to serve:
 // for a miss or a renewal that fails while a valid token is known, that
 // token, with the failure recorded and a retry scheduled.
-func (s *Service) obtain(service string, force bool) (*cached, error) {
+func (s *Cache) obtain(service string, force bool) (*cached, error) {
 	if s.closed.Load() {
 		return nil, domain.ErrClosed
 	}
@@ -369,7 +369,7 @@ func (s *Service) obtain(service string, force bool) (*cached, error) {
 // issueLocked runs with the renewal lock held (unlock nil: no lock could be
 // had). It checks the store once more, since the previous holder may have
 // just renewed, then calls the token service and shares the result.
-func (s *Service) issueLocked(ctx context.Context, e *entry, service string, force bool, acceptable func(domain.Token, time.Time) bool, unlock ports.Unlock) (*cached, error) {
+func (s *Cache) issueLocked(ctx context.Context, e *entry, service string, force bool, acceptable func(domain.Token, time.Time) bool, unlock ports.Unlock) (*cached, error) {
 	if unlock != nil {
 		defer func() {
 			// Released even when ctx has ended, so the next renewer need not
@@ -405,7 +405,7 @@ func (s *Service) issueLocked(ctx context.Context, e *entry, service string, for
 }
 
 // issue makes one token-service call and records its outcome.
-func (s *Service) issue(ctx context.Context, service string) (domain.Token, error) {
+func (s *Cache) issue(ctx context.Context, service string) (domain.Token, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opt.FetchTimeout)
 	defer cancel()
 	tok, err := s.opt.Issuer.Issue(ctx, service)
@@ -438,7 +438,7 @@ func (s *Service) issue(ctx context.Context, service string) (domain.Token, erro
 // with nothing valid to serve it reports the failure, which callers then
 // share for one backoff step (at least any Retry-After) before the next
 // caller asks the token service again.
-func (s *Service) failed(e *entry, service string, force bool, fallback *cached, err error) (*cached, error) {
+func (s *Cache) failed(e *entry, service string, force bool, fallback *cached, err error) (*cached, error) {
 	if s.closed.Load() {
 		return nil, domain.ErrClosed
 	}
@@ -463,7 +463,7 @@ func (s *Service) failed(e *entry, service string, force bool, fallback *cached,
 // backoff is the delay before retry number n: exponential from MinBackoff,
 // capped at MaxBackoff, with jitter over its upper half, and never shorter
 // than a Retry-After the token service asked for.
-func (s *Service) backoff(n int32, err error) time.Duration {
+func (s *Cache) backoff(n int32, err error) time.Duration {
 	d := s.opt.MinBackoff
 	for i := int32(1); i < n && d < s.opt.MaxBackoff; i++ {
 		d *= 2
@@ -478,7 +478,7 @@ func (s *Service) backoff(n int32, err error) time.Duration {
 }
 
 // install makes tok the near cache's token for e and schedules its renewal.
-func (s *Service) install(e *entry, tok domain.Token) *cached {
+func (s *Cache) install(e *entry, tok domain.Token) *cached {
 	c := &cached{
 		tok:            tok,
 		bearer:         tok.AuthorizationHeader(),
@@ -497,7 +497,7 @@ func (s *Service) install(e *entry, tok domain.Token) *cached {
 
 // renewInBackground is run by a token's timer: it renews the token unless
 // nobody asked for it within IdleTimeout.
-func (s *Service) renewInBackground(service string) {
+func (s *Cache) renewInBackground(service string) {
 	if s.closed.Load() {
 		return
 	}
@@ -520,7 +520,7 @@ func (s *Service) renewInBackground(service string) {
 	_, _, _ = s.fetches.Do(service, func() (any, error) { return s.obtain(service, false) })
 }
 
-func (s *Service) idle(e *entry, now time.Time) bool {
+func (s *Cache) idle(e *entry, now time.Time) bool {
 	return s.opt.IdleTimeout > 0 && now.Sub(time.Unix(0, e.lastUsed.Load())) > s.opt.IdleTimeout
 }
 
@@ -530,7 +530,7 @@ const timerSlack = time.Second
 
 // checkRenewals is the safety net: any token whose renewal timer should
 // have fired but did not (a suspended process, a clock jump) is renewed now.
-func (s *Service) checkRenewals() {
+func (s *Cache) checkRenewals() {
 	s.entries.publish() // services first asked for since the last batch get lock-free hits
 	now := s.opt.Clock.Now()
 	for _, e := range s.snapshot() {
@@ -546,7 +546,7 @@ func (s *Service) checkRenewals() {
 
 // cleanup drops expired tokens from the near cache and the store, and
 // forgets idle services with nothing cached.
-func (s *Service) cleanup() {
+func (s *Cache) cleanup() {
 	now := s.opt.Clock.Now()
 	var forget []*entry
 	for _, e := range s.snapshot() {
@@ -581,7 +581,7 @@ func (s *Service) cleanup() {
 
 // subscribe follows the change feed until Close, resubscribing with backoff
 // when the feed cannot be reached.
-func (s *Service) subscribe() {
+func (s *Cache) subscribe() {
 	delay := s.opt.MinBackoff
 	for s.ctx.Err() == nil {
 		err := s.opt.Feed.Subscribe(s.ctx, s.onChange)
@@ -602,7 +602,7 @@ func (s *Service) subscribe() {
 
 // onChange follows another replica's change of service's token: the near
 // cache takes the store's token, or drops its own when the store has none.
-func (s *Service) onChange(service string) {
+func (s *Cache) onChange(service string) {
 	e := s.entry(service)
 	if e == nil || s.closed.Load() {
 		return
@@ -632,7 +632,7 @@ func (s *Service) onChange(service string) {
 	e.notifyChanged()
 }
 
-func (s *Service) publish(service string) {
+func (s *Cache) publish(service string) {
 	if s.opt.Feed == nil {
 		return
 	}
@@ -643,9 +643,9 @@ func (s *Service) publish(service string) {
 	}
 }
 
-func (s *Service) entry(service string) *entry { return s.entries.get(service) }
+func (s *Cache) entry(service string) *entry { return s.entries.get(service) }
 
-func (s *Service) entryOrCreate(service string) *entry {
+func (s *Cache) entryOrCreate(service string) *entry {
 	return s.entries.getOrCreate(service, func() *entry {
 		e := &entry{service: service, changed: make(chan struct{})}
 		e.lastUsed.Store(s.opt.Clock.Now().UnixNano())
@@ -653,12 +653,12 @@ func (s *Service) entryOrCreate(service string) *entry {
 	})
 }
 
-func (s *Service) snapshot() []*entry { return s.entries.all() }
+func (s *Cache) snapshot() []*entry { return s.entries.all() }
 
 // tracked runs a fetch that its callers may abandon as background work, so
 // that Close waits for it, and for the release of its renewal lock, before
 // OnClose closes the store under it.
-func (s *Service) tracked(fn func() (*cached, error)) (any, error) {
+func (s *Cache) tracked(fn func() (*cached, error)) (any, error) {
 	if !s.track() {
 		return nil, domain.ErrClosed
 	}
@@ -672,7 +672,7 @@ func (s *Service) tracked(fn func() (*cached, error)) (any, error) {
 
 // track counts a piece of background work for Close to wait for; it
 // reports false, counting nothing, once Close has begun.
-func (s *Service) track() bool {
+func (s *Cache) track() bool {
 	s.bgMu.Lock()
 	defer s.bgMu.Unlock()
 	if s.closed.Load() {
@@ -682,7 +682,7 @@ func (s *Service) track() bool {
 	return true
 }
 
-func (s *Service) goBackground(fn func()) {
+func (s *Cache) goBackground(fn func()) {
 	if !s.track() {
 		return
 	}
@@ -693,7 +693,7 @@ func (s *Service) goBackground(fn func()) {
 }
 
 // every runs fn each period until Close.
-func (s *Service) every(period time.Duration, fn func()) {
+func (s *Cache) every(period time.Duration, fn func()) {
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {

@@ -61,7 +61,7 @@ func (f *countingIssuer) times() []time.Time {
 	return append([]time.Time(nil), f.callTime...)
 }
 
-func newService(t *testing.T, issuer ports.TokenIssuer, store ports.TokenStore, tweak func(*app.Options)) *app.Service {
+func newService(t *testing.T, issuer ports.TokenIssuer, store ports.TokenStore, tweak func(*app.Options)) *app.Cache {
 	t.Helper()
 	if store == nil {
 		store = memory.New(nil)

@@ -14,7 +14,7 @@ const healthTimeout = time.Second
 
 // Describe is the status of tok, service's token, now. Its Renewing is
 // this process's view, which costs no store command.
-func (s *Service) Describe(service string, tok domain.Token) TokenStatus {
+func (s *Cache) Describe(service string, tok domain.Token) TokenStatus {
 	renewing := false
 	if e := s.entry(service); e != nil {
 		renewing = e.isRenewing()
@@ -22,7 +22,7 @@ func (s *Service) Describe(service string, tok domain.Token) TokenStatus {
 	return s.statusOf(service, tok, s.opt.Clock.Now(), renewing)
 }
 
-func (s *Service) statusOf(service string, tok domain.Token, now time.Time, renewing bool) TokenStatus {
+func (s *Cache) statusOf(service string, tok domain.Token, now time.Time, renewing bool) TokenStatus {
 	cacheExp := s.policy.CacheExpiresAt(tok)
 	return TokenStatus{
 		Service:                 service,
@@ -52,7 +52,7 @@ func wholeSeconds(d time.Duration) int64 {
 // false when nothing is cached. The shared store is the truth; when it
 // cannot be read, this replica's near cache answers. Renewing covers every
 // replica sharing the store.
-func (s *Service) Status(ctx context.Context, service string) (TokenStatus, error) {
+func (s *Cache) Status(ctx context.Context, service string) (TokenStatus, error) {
 	if err := domain.ValidateServiceName(service); err != nil {
 		return TokenStatus{}, err
 	}
@@ -74,7 +74,7 @@ func (s *Service) Status(ctx context.Context, service string) (TokenStatus, erro
 }
 
 // Statuses describes every token in the shared store.
-func (s *Service) Statuses(ctx context.Context) (Statuses, error) {
+func (s *Cache) Statuses(ctx context.Context) (Statuses, error) {
 	now := s.opt.Clock.Now()
 	all, err := s.opt.Store.List(ctx)
 	if err != nil {
@@ -94,7 +94,7 @@ func (s *Service) Statuses(ctx context.Context) (Statuses, error) {
 
 // renewing reports, per service, whether a renewal runs here or, by its
 // lock, on any replica. A locker error leaves only the local view.
-func (s *Service) renewing(ctx context.Context, services []string) []bool {
+func (s *Cache) renewing(ctx context.Context, services []string) []bool {
 	held, err := s.opt.Locker.Held(ctx, services)
 	if err != nil || len(held) != len(services) {
 		held = make([]bool, len(services))
@@ -109,7 +109,7 @@ func (s *Service) renewing(ctx context.Context, services []string) []bool {
 
 // Statistics counts the tokens in the shared store by state and reports
 // this process's request counters.
-func (s *Service) Statistics(ctx context.Context) (Statistics, error) {
+func (s *Cache) Statistics(ctx context.Context) (Statistics, error) {
 	all, err := s.Statuses(ctx)
 	if err != nil {
 		return Statistics{}, err
@@ -130,7 +130,7 @@ func (s *Service) Statistics(ctx context.Context) (Statistics, error) {
 }
 
 // Counters are this process's request counters; they read no store.
-func (s *Service) Counters() Counters {
+func (s *Cache) Counters() Counters {
 	c := &s.counters
 	return Counters{
 		CacheHits:            c.hits.Load(),
@@ -149,7 +149,7 @@ func (s *Service) Counters() Counters {
 // issue a token). UP: both answer. DEGRADED: one does not, but a valid
 // token is still at hand or can still be fetched. DOWN: nothing can be
 // served.
-func (s *Service) Health(ctx context.Context) Health {
+func (s *Cache) Health(ctx context.Context) Health {
 	now := s.opt.Clock.Now()
 	h := Health{At: now, Store: ComponentHealth{Status: StatusUp}, TokenService: ComponentHealth{Status: StatusUp}}
 	if s.closed.Load() {
@@ -184,7 +184,7 @@ func (s *Service) Health(ctx context.Context) Health {
 	return h
 }
 
-func (s *Service) hasValidToken(now time.Time) bool {
+func (s *Cache) hasValidToken(now time.Time) bool {
 	for _, e := range s.snapshot() {
 		if c := e.cur.Load(); c != nil && !c.tok.Expired(now) {
 			return true

@@ -15,7 +15,7 @@ import (
 // default scrape timeout is 10 s.
 const scrapeTimeout = 5 * time.Second
 
-// Cache is what the metrics read from the core at scrape time; *app.Service
+// Cache is what the metrics read from the core at scrape time; *app.Cache
 // satisfies it.
 type Cache interface {
 	Counters() app.Counters

@@ -295,7 +295,7 @@ func (f fakeAuth) Forbidden() uint64 { return f.forbidden }
 
 // newCore is the core over the memory store, wrapped by m as the
 // composition root wraps it.
-func newCore(t *testing.T, m *Metrics, iss ports.TokenIssuer, st *memory.Store) *app.Service {
+func newCore(t *testing.T, m *Metrics, iss ports.TokenIssuer, st *memory.Store) *app.Cache {
 	t.Helper()
 	svc, err := app.New(app.Options{Issuer: m.Issuer(iss), Store: m.Store(st), Locker: m.Locker(st), Feed: st, Logger: quiet})
 	if err != nil {

@@ -1,7 +1,7 @@
 // Package rest is jwtcache's REST API: the Gin handler serving the guide's
 // /api/v1/jwt endpoints, the HTTP server that runs it, and their fx module.
 //
-// The adapter drives the core through the small TokenService interface it
+// The adapter drives the core through the small Cache interface it
 // owns. Response field names and types are the guide's contract; times are
 // RFC 3339 in UTC with second precision and durations are whole seconds.
 // Every error, including unknown routes, wrong methods and recovered panics,

@@ -19,7 +19,7 @@ type fixedClock struct{ t time.Time }
 
 func (c fixedClock) Now() time.Time { return c.t }
 
-// fakeService is a TokenService whose answers the test chooses. A nil
+// fakeService is a Cache whose answers the test chooses. A nil
 // func field gets a plausible default; every service name is validated
 // first, as the core does.
 type fakeService struct {
@@ -34,7 +34,7 @@ type fakeService struct {
 	panics any
 }
 
-var _ TokenService = (*fakeService)(nil)
+var _ Cache = (*fakeService)(nil)
 
 // guideToken is the token of the guide's example, issued at testNow for
 // an hour.

@@ -54,9 +54,9 @@ var releaseMode sync.Once
 // LivezPath and ReadyzPath, Options.Metrics at MetricsPath, JSON errors for
 // unknown routes (404) and wrong methods (405), and panics recovered into
 // a JSON 500.
-func NewHandler(svc TokenService, opts Options) http.Handler {
+func NewHandler(svc Cache, opts Options) http.Handler {
 	if svc == nil {
-		panic("rest: NewHandler needs a TokenService")
+		panic("rest: NewHandler needs a Cache")
 	}
 	// Gin's debug mode prints a banner and every route to stdout; this
 	// service logs through slog only.
@@ -109,7 +109,7 @@ func NewHandler(svc TokenService, opts Options) http.Handler {
 
 // api holds the endpoints. It is immutable after NewHandler.
 type api struct {
-	svc   TokenService
+	svc   Cache
 	clock ports.Clock
 	log   *slog.Logger
 	// auth is nil when the API is open.

@@ -41,7 +41,7 @@ func (s *syncBuffer) String() string {
 
 // newTestHandler returns the handler over svc with the fixed clock and a
 // debug-level logger writing to the returned buffer.
-func newTestHandler(svc TokenService, mw ...gin.HandlerFunc) (http.Handler, *syncBuffer) {
+func newTestHandler(svc Cache, mw ...gin.HandlerFunc) (http.Handler, *syncBuffer) {
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return NewHandler(svc, Options{Logger: logger, Clock: fixedClock{testNow}, Middleware: mw}), logs

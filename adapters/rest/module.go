@@ -18,7 +18,7 @@ type ServerConfig struct {
 }
 
 // Module serves the REST API while the fx application runs. It needs a
-// TokenService and a ServerConfig; Options are optional. It provides the
+// Cache and a ServerConfig; Options are optional. It provides the
 // *Server (for its Addr); the handler stays private to the module.
 var Module = fx.Module("rest",
 	fx.Provide(fx.Private, provideReadiness),
@@ -32,7 +32,7 @@ var Module = fx.Module("rest",
 type handlerParams struct {
 	fx.In
 
-	Service   TokenService
+	Service   Cache
 	Options   Options `optional:"true"`
 	Readiness *Readiness
 }

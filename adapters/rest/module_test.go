@@ -12,7 +12,7 @@ import (
 func testModuleOptions(addr string) fx.Option {
 	return fx.Options(
 		fx.NopLogger,
-		fx.Provide(func() TokenService { return &fakeService{} }),
+		fx.Provide(func() Cache { return &fakeService{} }),
 		fx.Supply(ServerConfig{Addr: addr}, Options{Logger: discardLogger}),
 		Module,
 	)
@@ -24,7 +24,7 @@ func TestModuleValidates(t *testing.T) {
 	}
 	// Options are optional.
 	if err := fx.ValidateApp(
-		fx.Provide(func() TokenService { return &fakeService{} }),
+		fx.Provide(func() Cache { return &fakeService{} }),
 		fx.Supply(ServerConfig{Addr: ":0"}),
 		Module,
 	); err != nil {

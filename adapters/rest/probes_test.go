@@ -150,7 +150,7 @@ func TestModuleDrainsBeforeStopping(t *testing.T) {
 	var srv *Server
 	fxApp := fxtest.New(t,
 		fx.NopLogger,
-		fx.Provide(func() TokenService { return &fakeService{} }),
+		fx.Provide(func() Cache { return &fakeService{} }),
 		fx.Supply(ServerConfig{Addr: "127.0.0.1:0", ShutdownDelay: time.Hour}, Options{Logger: discardLogger, Readiness: ready}),
 		Module,
 		fx.Populate(&srv),

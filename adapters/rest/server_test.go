@@ -29,7 +29,7 @@ func get(t *testing.T, url string) (int, string, error) {
 	return resp.StatusCode, string(body), err
 }
 
-func startServer(t *testing.T, svc TokenService) *Server {
+func startServer(t *testing.T, svc Cache) *Server {
 	t.Helper()
 	s := NewServer("127.0.0.1:0", NewHandler(svc, Options{Logger: discardLogger}), discardLogger)
 	if err := s.Start(t.Context()); err != nil {

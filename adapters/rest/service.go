@@ -7,12 +7,12 @@ import (
 	"github.com/jwtcache/jwtcache/domain"
 )
 
-// TokenService is what the REST API needs from jwtcache's core. The core's
+// Cache is what the REST API needs from jwtcache's core. The core's
 // token service satisfies it; tests use a fake.
 //
 // The service name is passed through exactly as the client sent it: the
 // core validates it and answers domain.ErrInvalidServiceName.
-type TokenService interface {
+type Cache interface {
 	// Token returns the cached token of service, fetching one if needed.
 	Token(ctx context.Context, service string) (domain.Token, error)
 	// Describe is the status of tok, service's token, at the current

@@ -7,7 +7,7 @@
 // "Authorization: Bearer <token>". When the server answers 401 it refreshes
 // the token once and, if the request body can be sent again, retries once.
 //
-// A Source is where tokens come from: an in-process *app.Service (a cache
+// A Source is where tokens come from: an in-process *app.Cache (a cache
 // hit costs a map lookup and no allocation), or a Remote, which asks a
 // jwtcache server over its REST API, for programs that run jwtcache as a
 // sidecar. TokenSource adapts either to golang.org/x/oauth2, so that
@@ -16,7 +16,7 @@
 //
 // The package does not import the core: a program that only talks to a
 // jwtcache sidecar through Remote does not link the renewal engine. The
-// core's *app.Service satisfies Source and BearerSource as it is.
+// core's *app.Cache satisfies Source and BearerSource as it is.
 //
 // Nothing in this package logs or returns in an error a token, an
 // Authorization header, an API key or a request body.

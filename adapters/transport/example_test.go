@@ -22,7 +22,7 @@ import (
 
 // newTokenCache starts a development token service on loopback and a token
 // cache in front of it; stop closes both.
-func newTokenCache() (svc *app.Service, stop func()) {
+func newTokenCache() (svc *app.Cache, stop func()) {
 	quiet := slog.New(slog.DiscardHandler)
 	secret := devissuer.GenerateSecret()
 	dev, err := devissuer.New(devissuer.Options{ClientID: "orders", ClientSecret: secret, Logger: quiet})

@@ -24,8 +24,8 @@ import (
 
 // The core is a Source as it is, with the allocation-free path.
 var (
-	_ transport.Source       = (*app.Service)(nil)
-	_ transport.BearerSource = (*app.Service)(nil)
+	_ transport.Source       = (*app.Cache)(nil)
+	_ transport.BearerSource = (*app.Cache)(nil)
 )
 
 var discard = slog.New(slog.DiscardHandler)
@@ -146,7 +146,7 @@ func (l *logBuffer) logger() *slog.Logger {
 // stack is a real token cache: the core over the memory store, getting
 // ES256 JWTs from a development token service on loopback.
 type stack struct {
-	svc    *app.Service
+	svc    *app.Cache
 	issuer *devissuer.Server
 }
 

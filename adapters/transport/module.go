@@ -9,7 +9,7 @@ import (
 // Module provides a *Transport signing with the Source in the graph, which
 // the application supplies, from the core for instance:
 //
-//	fx.Provide(func(s *app.Service) transport.Source { return s })
+//	fx.Provide(func(s *app.Cache) transport.Source { return s })
 //
 // It uses the *slog.Logger in the graph if there is one. Hosts and the
 // other fields can be set by an fx.Decorate before the first request.

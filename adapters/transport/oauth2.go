@@ -12,7 +12,7 @@ import (
 // gRPC's per-RPC credentials (credentials/oauth.TokenSource) use jwtcache
 // unchanged. oauth2.TokenSource has no context, so src is asked with
 // context.Background(): a call waits as long as src allows (an
-// *app.Service bounds a fetch by its FetchTimeout, a Remote by its
+// *app.Cache bounds a fetch by its FetchTimeout, a Remote by its
 // Timeout). TokenSourceContext takes a context instead.
 //
 // src caches already; there is no need for oauth2.ReuseTokenSource, and

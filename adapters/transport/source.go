@@ -6,7 +6,7 @@ import (
 	"github.com/jwtcache/jwtcache/domain"
 )
 
-// Source hands out the token of a service. *app.Service and *Remote
+// Source hands out the token of a service. *app.Cache and *Remote
 // implement it.
 //
 // Token returns a valid token for service, from a cache when it can.

@@ -51,7 +51,7 @@ const maxDrain = 4 << 10
 // and must not be copied. The zero Transport, with Source set, is ready.
 type Transport struct {
 	// Source hands out the tokens. Required. If it also implements
-	// BearerSource (*app.Service and *Remote do), that is used.
+	// BearerSource (*app.Cache and *Remote do), that is used.
 	Source Source
 	// Base sends the requests. Optional: http.DefaultTransport. It must not
 	// be a client of the Source itself (a Remote's HTTPClient must not use

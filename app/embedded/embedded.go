@@ -7,7 +7,7 @@
 //	defer cache.Close()
 //	bearer, err := cache.BearerToken(ctx, "kyc")
 //
-// The result is an *app.Service with every guarantee of the server: hits
+// The result is an *app.Cache with every guarantee of the server: hits
 // from memory without allocation, one token-service call for concurrent
 // misses, background renewal ahead of the buffer, and, with CACHE_TYPE=redis,
 // one renewal per token across every process sharing the Redis. To sign
@@ -62,7 +62,7 @@ type Instrumentation interface {
 
 // FromEnv loads the configuration from the environment (and the YAML file
 // named by JWT_CONFIG_FILE, if any) and builds the cache with New.
-func FromEnv(opts Options) (*app.Service, error) {
+func FromEnv(opts Options) (*app.Cache, error) {
 	cfg, err := config.Load(config.LoadOptions{})
 	if err != nil {
 		return nil, err
@@ -74,7 +74,7 @@ func FromEnv(opts Options) (*app.Service, error) {
 // memory or Redis store, and the core. It contacts nobody: a Redis that is
 // down is found on first use (and survived: see the README). Close the
 // result to stop its background work and release the store.
-func New(cfg config.Config, opts Options) (*app.Service, error) {
+func New(cfg config.Config, opts Options) (*app.Cache, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -237,7 +237,7 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 	}
 }
 
-// Module provides the *app.Service built by New from the config.Config in
+// Module provides the *app.Cache built by New from the config.Config in
 // the graph (and a *slog.Logger, optional), and closes it when the
 // application stops.
 var Module = fx.Module("jwtcache",
@@ -253,7 +253,7 @@ type params struct {
 	Instrument Instrumentation `optional:"true"`
 }
 
-func provide(p params) (*app.Service, error) {
+func provide(p params) (*app.Cache, error) {
 	svc, err := New(p.Config, Options{Logger: p.Logger, Instrument: p.Instrument})
 	if err != nil {
 		return nil, err

@@ -50,7 +50,7 @@ func TestEmbeddedCachesShareRedis(t *testing.T) {
 	addr := redistest.RequireShared(t)
 	cfg := load(t, "CACHE_TYPE=redis", "REDIS_ADDRS="+addr, "REDIS_KEY_PREFIX="+redistest.Prefix())
 	issuer := &countingIssuer{}
-	var caches []*app.Service
+	var caches []*app.Cache
 	for range 2 {
 		c, err := embedded.New(cfg, embedded.Options{Issuer: issuer, Logger: quiet})
 		if err != nil {
@@ -119,11 +119,11 @@ func TestNewWithTheDefaultIssuerReportsTheTokenServiceError(t *testing.T) {
 
 func TestModule(t *testing.T) {
 	cfg := load(t)
-	var svc *app.Service
+	var svc *app.Cache
 	fxApp := fxtest.New(t, fx.Supply(cfg, quiet), embedded.Module, fx.Populate(&svc))
 	fxApp.RequireStart()
 	if svc == nil {
-		t.Fatal("the module provided no *app.Service")
+		t.Fatal("the module provided no *app.Cache")
 	}
 	fxApp.RequireStop()
 	if _, err := svc.Token(t.Context(), "kyc"); !errors.Is(err, domain.ErrClosed) {

@@ -86,7 +86,7 @@ func (f *fleetResult) ideal(n int) float64 {
 func (f *fleetResult) perProcess(n int) float64 { return float64(n) * f.ideal(1) }
 
 // measureFleet counts token-service calls of fleets of 1, 3 and 10
-// replicas. The replicas are app.Service instances in this process, each
+// replicas. The replicas are app.Cache instances in this process, each
 // with its own near cache, token-service client and Redis client, sharing
 // one Redis under one key prefix: the same coordination as separate
 // processes (the renewal lock and the change feed go through Redis), at a
@@ -234,15 +234,15 @@ func fleetOf(ctx context.Context, cfg *config, useRedis bool, policy domain.Rene
 	return run, nil
 }
 
-// newReplicas builds n app.Service replicas sharing one store, and what
+// newReplicas builds n app.Cache replicas sharing one store, and what
 // closes them all.
-func newReplicas(cfg *config, useRedis bool, policy domain.RenewalPolicy, n int, tokenURL, secret string) ([]*app.Service, func(), error) {
+func newReplicas(cfg *config, useRedis bool, policy domain.RenewalPolicy, n int, tokenURL, secret string) ([]*app.Cache, func(), error) {
 	prefix := uniquePrefix(fmt.Sprintf("fleet%d", n))
 	var shared *memory.Store
 	if !useRedis {
 		shared = memory.New(nil)
 	}
-	var replicas []*app.Service
+	var replicas []*app.Cache
 	closeAll := func() {
 		for _, s := range replicas {
 			_ = s.Close()

@@ -82,7 +82,7 @@ func measureInProcess(ctx context.Context, _ *config, r *report) error {
 		}
 	}
 	res := inProcessResult{
-		jwtcache:         figureOf("jwtcache app.Service.BearerToken", testing.Benchmark(serial(jwtcacheHit))),
+		jwtcache:         figureOf("jwtcache app.Cache.BearerToken", testing.Benchmark(serial(jwtcacheHit))),
 		oauth2:           figureOf("x/oauth2 ReuseTokenSource.Token", testing.Benchmark(serial(oauth2Hit))),
 		jwtcacheParallel: figureOf("jwtcache, all cores", testing.Benchmark(parallel(jwtcacheHit))),
 		oauth2Parallel:   figureOf("x/oauth2, all cores", testing.Benchmark(parallel(oauth2Hit))),

@@ -11,9 +11,9 @@
 //     Gin handler writing the same bytes; requests/s, p50 and p99 latency
 //     from the same load generator (package loadgen), and the Redis
 //     commands one hit costs.
-//   - In-process hit: app.Service.BearerToken against x/oauth2's
+//   - In-process hit: app.Cache.BearerToken against x/oauth2's
 //     ReuseTokenSource holding a valid token (testing.Benchmark).
-//   - Token-service calls: 1, 3 and 10 replicas (separate app.Service
+//   - Token-service calls: 1, 3 and 10 replicas (separate app.Cache
 //     instances, each with its own near cache and Redis client, sharing one
 //     Redis) under a cold-start burst and over ten short token lifetimes,
 //     against the ideal and against as many x/oauth2 token sources, each

@@ -151,7 +151,7 @@ func (r *report) writeInProcess(m *mdWriter) {
 	}
 	m.line("## In-process hit")
 	m.line("")
-	m.line("A cache hit through the Go API, `testing.Benchmark` inside the program: `app.Service.BearerToken` (memory store, token cached) against x/oauth2's `ReuseTokenSource(...).Token()` holding a valid token, the cache most Go programs use; on one goroutine, then on every core (`RunParallel`).")
+	m.line("A cache hit through the Go API, `testing.Benchmark` inside the program: `app.Cache.BearerToken` (memory store, token cached) against x/oauth2's `ReuseTokenSource(...).Token()` holding a valid token, the cache most Go programs use; on one goroutine, then on every core (`RunParallel`).")
 	m.line("")
 	m.header("call", "ns/op", "allocs/op", "B/op")
 	for _, f := range []benchFigure{ip.jwtcache, ip.oauth2, ip.jwtcacheParallel, ip.oauth2Parallel} {
@@ -167,7 +167,7 @@ func (r *report) writeFleet(m *mdWriter) {
 	}
 	m.line("## Token-service calls")
 	m.line("")
-	m.line("Replicas are `app.Service` instances in this process, each with its own near cache, token-service client and store client, sharing %s: they coordinate exactly as separate processes do (renewal lock and change feed in the store), without the cost of starting processes (the multi-process version is `cmd/jwtcache`'s fleet and soak tests). Tokens live %v with a %v renewal buffer (%v on average from the request's start: jwtcache caps expiry at the JWT's exp, which the token service writes in whole seconds; the ideal uses that). Each replica count first takes a cold-start burst of %d concurrent requests per replica, then %d callers per replica ask every %v for %v (%d token lifetimes).",
+	m.line("Replicas are `app.Cache` instances in this process, each with its own near cache, token-service client and store client, sharing %s: they coordinate exactly as separate processes do (renewal lock and change feed in the store), without the cost of starting processes (the multi-process version is `cmd/jwtcache`'s fleet and soak tests). Tokens live %v with a %v renewal buffer (%v on average from the request's start: jwtcache caps expiry at the JWT's exp, which the token service writes in whole seconds; the ideal uses that). Each replica count first takes a cold-start burst of %d concurrent requests per replica, then %d callers per replica ask every %v for %v (%d token lifetimes).",
 		f.backend, f.lifetime, f.buffer, f.effective.Round(time.Millisecond), f.burst, fleetCallers, fleetCallEvery, f.window, r.cfg.lifetimes)
 	m.line("")
 	m.line("**Ideal**: one call for the cold start, then one per renewal period, whatever the number of replicas. Every replica holding a token sets its renewal timer one to two renewal leads (jittered) before the token's cacheExpiresAt, so that the renewal is over before any caller reaches the buffer; the earliest replica renews for the fleet: %v after the token's issue on average with one replica, %v with %d. **x/oauth2**: as many `oauth2.ReuseTokenSourceWithExpiry(nil, clientcredentials.Config.TokenSource(ctx), %v)` as replicas, one per process, each with a token service of its own (counted the same way), renewing when a caller finds the token inside the same buffer: a little later than jwtcache, hence a few calls fewer per process, paid for by that caller waiting on the token service. **N × one replica's ideal** is what as many per-process caches renewing like jwtcache would make.",

@@ -34,7 +34,7 @@ func options(cfg config.Config, logger *slog.Logger) []fx.Option {
 		metrics.Module,
 		fx.Provide(func(m *metrics.Metrics) embedded.Instrumentation { return m }),
 		embedded.Module,
-		fx.Provide(func(s *app.Service) rest.TokenService { return s }),
+		fx.Provide(func(s *app.Cache) rest.Cache { return s }),
 		fx.Supply(rest.ServerConfig{Addr: cfg.Server.Addr()}),
 		fx.Provide(func() (*rest.Auth, error) { return rest.NewAuth(restAuthOptions(cfg, logger)) }),
 		fx.Provide(func(auth *rest.Auth, m *metrics.Metrics) rest.Options {
@@ -58,7 +58,7 @@ func restAuthOptions(cfg config.Config, logger *slog.Logger) rest.AuthOptions {
 
 // observe feeds the metrics from the core and the API key check, read at
 // each scrape.
-func observe(m *metrics.Metrics, svc *app.Service, auth *rest.Auth) error {
+func observe(m *metrics.Metrics, svc *app.Cache, auth *rest.Auth) error {
 	if err := m.ObserveCache(svc); err != nil {
 		return err
 	}
