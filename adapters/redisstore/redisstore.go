@@ -150,8 +150,8 @@ type Options struct {
 	// EncryptionKeys, if not empty, seal the token values with AES-256-GCM
 	// (see "Value format" in the package comment): the first key seals,
 	// and the others are previous keys, still used to open values. Each is
-	// exactly EncryptionKeySize bytes; ParseEncryptionKey reads one from
-	// base64. Empty stores values in clear.
+	// exactly EncryptionKeySize bytes (config.ParseEncryptionKey reads one
+	// from base64). Empty stores values in clear.
 	EncryptionKeys [][]byte
 	// Clock tells the store the time, to turn a token's expiry into a key
 	// TTL; nil means the system clock.
