@@ -78,6 +78,15 @@ type RemoteOptions struct {
 // the caller gave it (path-escaped), and the server's 400 comes back as a
 // *RemoteError matching domain.ErrInvalidServiceName.
 //
+// Its near cache is its own rather than an *app.Cache over the REST API:
+// the server already renews, so the core's background renewal would only
+// add requests; the core's Refresh asks its issuer again where Remote must
+// POST to the refresh endpoint; the server, not the client, decides about
+// names and reports when a token stops being fresh; and the core needs a
+// Close and would link the renewal engine into every sidecar client. What
+// the two share is the REST contract (adapters/rest/restapi) and the
+// domain's token rules.
+//
 // A Remote is safe for concurrent use.
 type Remote struct {
 	base    string // the server's URL without a trailing slash
