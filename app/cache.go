@@ -135,16 +135,16 @@ func (s *Cache) get(ctx context.Context, service string) (*cached, error) {
 		}
 	}
 	s.counters.misses.Add(1)
-	return s.fetch(ctx, service)
+	return s.fetchShared(ctx, service)
 }
 
-// fetch obtains a token that needs no renewal now, sharing the work with
+// fetchShared obtains a token that needs no renewal now, sharing the work with
 // every concurrent caller for the same service. The shared work is not
 // cancelled by one caller leaving; each caller waits only as long as its
 // own ctx allows.
-func (s *Cache) fetch(ctx context.Context, service string) (*cached, error) {
+func (s *Cache) fetchShared(ctx context.Context, service string) (*cached, error) {
 	ch := s.fetches.DoChan(service, func() (any, error) {
-		return s.tracked(func() (*cached, error) { return s.obtain(service, false) })
+		return s.tracked(func() (*cached, error) { return s.obtain(service, miss) })
 	})
 	select {
 	case r := <-ch:
@@ -171,7 +171,7 @@ func (s *Cache) Refresh(ctx context.Context, service string) (domain.Token, erro
 	}
 	s.counters.forced.Add(1)
 	ch := s.forced.DoChan(service, func() (any, error) {
-		return s.tracked(func() (*cached, error) { return s.obtain(service, true) })
+		return s.tracked(func() (*cached, error) { return s.obtain(service, forced) })
 	})
 	select {
 	case r := <-ch:

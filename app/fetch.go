@@ -9,11 +9,59 @@ import (
 	"github.com/jwtcache/jwtcache/ports"
 )
 
-// obtain is the one place a token is fetched, for a miss, a renewal (force
-// false) or a forced refresh (force true). It returns the token to serve:
-// for a miss or a renewal that fails while a valid token is known, that
-// token, with the failure recorded and a retry scheduled.
-func (s *Cache) obtain(service string, force bool) (*cached, error) {
+// The fetch protocol. Every token this process gets comes from obtain, for
+// a miss (a caller waits), a renewal (the cached token is in its renewal
+// window and is served meanwhile) or a forced refresh (Refresh). One fetch:
+//
+//  1. returns the near cache's token if it became acceptable meanwhile;
+//  2. reads the shared store: another replica may have fetched already;
+//  3. takes the service's renewal lock, so that one renewer in the fleet
+//     calls the token service; a replica finding the lock held waits for the
+//     holder's token (woken by the change feed, else polling the store);
+//  4. holding the lock, reads the store once more (the previous holder may
+//     just have finished), then calls the token service, writes the token
+//     to the store, installs it here and announces it to the other replicas;
+//  5. on failure, serves the best still-valid token it knows and retries in
+//     the background with backoff, or shares the failure with callers for
+//     one backoff step when nothing valid is left.
+
+// fetchKind is what a fetch is for.
+type fetchKind int8
+
+const (
+	// miss: nothing usable is cached; callers wait for the token.
+	miss fetchKind = iota
+	// renewal: the cached token is in its renewal window; it is served
+	// until replaced, and while the token service fails.
+	renewal
+	// forced: a Refresh; only a token issued since the request, different
+	// from the one it replaces, will do.
+	forced
+)
+
+// fetch is the state of one run of the protocol for one service.
+type fetch struct {
+	s       *Cache
+	ctx     context.Context // bounds the whole fetch: LockTTL + FetchTimeout
+	e       *entry
+	service string
+	kind    fetchKind
+	start   time.Time // when the fetch began
+	// old is the near cache's token when the fetch began, or nil; a
+	// forced refresh must replace it, a waiter must see something newer.
+	old *cached
+	// fallback is the best still-valid token known, served if the token
+	// service fails (not for forced); nil when there is none.
+	fallback *cached
+}
+
+// obtain fetches service's token as kind asks and returns the token to
+// serve: for a miss or a renewal that fails while a valid token is known,
+// that token, with the failure recorded and a retry scheduled. Whether a
+// fetch that is not forced is a miss or a renewal depends on what is
+// cached when it starts, not on who asked: misses and renewals share one
+// fetch.
+func (s *Cache) obtain(service string, kind fetchKind) (*cached, error) {
 	if s.closed.Load() {
 		return nil, domain.ErrClosed
 	}
@@ -23,111 +71,163 @@ func (s *Cache) obtain(service string, force bool) (*cached, error) {
 	e.renewing.Add(1)
 	defer e.renewing.Add(-1)
 
-	start := s.opt.Clock.Now()
-	old := e.cur.Load()
+	f := &fetch{s: s, ctx: ctx, e: e, service: service, kind: kind, start: s.opt.Clock.Now(), old: e.cur.Load()}
+	if f.kind != forced {
+		f.kind = miss
+		if f.old != nil {
+			f.kind = renewal
+		}
+	}
+	f.fallback = f.old
+	return f.run()
+}
+
+// acceptable reports whether tok is what the fetch wants at now: a token
+// that needs no renewal; for a forced refresh, a valid one issued since the
+// request and different from the one being replaced.
+func (f *fetch) acceptable(tok domain.Token, now time.Time) bool {
+	if f.kind == forced {
+		return !tok.IssuedAt.Before(f.start) && (f.old == nil || tok.AccessToken != f.old.tok.AccessToken) && !tok.Expired(now)
+	}
+	return !f.s.policy.RenewalDue(tok, now)
+}
+
+func (f *fetch) run() (*cached, error) {
+	s := f.s
 	// The near cache may have been updated by a feed notification or by a
 	// fetch that finished just before this one started.
-	if !force && old != nil && !s.policy.RenewalDue(old.tok, start) {
-		return old, nil
+	if f.kind != forced && f.old != nil && f.acceptable(f.old.tok, f.start) {
+		return f.old, nil
 	}
-	// Wanted: a token that needs no renewal now; for a forced refresh, one
-	// issued since the request and different from the one being replaced.
-	acceptable := func(tok domain.Token, now time.Time) bool {
-		if force {
-			return !tok.IssuedAt.Before(start) && (old == nil || tok.AccessToken != old.tok.AccessToken) && !tok.Expired(now)
+	if tok, err := s.opt.Store.Get(f.ctx, f.service); err == nil {
+		if f.acceptable(tok, f.start) {
+			return s.install(f.e, tok), nil
 		}
-		return !s.policy.RenewalDue(tok, now)
-	}
-	// What can be served if the token service fails: the best still-valid
-	// token known here or in the store.
-	fallback := old
-	if tok, err := s.opt.Store.Get(ctx, service); err == nil {
-		if acceptable(tok, start) {
-			return s.install(e, tok), nil
-		}
-		if !tok.Expired(start) && (fallback == nil || tok.ExpiresAt.After(fallback.tok.ExpiresAt)) {
-			fallback = s.install(e, tok)
-		}
+		f.offerFallback(tok)
 	} else if !errors.Is(err, domain.ErrNotFound) {
-		s.log.Warn("store read failed; fetching without it", "service", service, "err", err)
+		s.log.Warn("store read failed; fetching without it", "service", f.service, "err", err)
 	}
 
 	poll := defaultPollInterval
 	for {
-		unlock, err := s.opt.Locker.TryLock(ctx, service, s.opt.LockTTL)
+		unlock, err := s.opt.Locker.TryLock(f.ctx, f.service, s.opt.LockTTL)
 		switch {
 		case err == nil:
-			s.log.Debug("renewal lock acquired", "service", service, "forced", force)
-			c, err := s.issueLocked(ctx, e, service, force, acceptable, unlock)
-			if err != nil {
-				return s.failed(e, service, force, fallback, err)
-			}
-			return c, nil
+			s.log.Debug("renewal lock acquired", "service", f.service, "forced", f.kind == forced)
+			return f.result(f.underLock(unlock))
 		case errors.Is(err, domain.ErrLockHeld):
 			// Another replica (or a forced refresh here) is renewing: wait
 			// for its token rather than calling the token service too.
-		case ctx.Err() != nil:
-			return s.failed(e, service, force, fallback, ctx.Err())
+		case f.ctx.Err() != nil:
+			return f.failed(f.ctx.Err())
 		default:
 			// The locker is unreachable (shared store down): the in-process
 			// single flight still limits this replica to one call.
-			s.log.Warn("renewal lock unavailable; renewing without it", "service", service, "err", err)
-			c, err := s.issueLocked(ctx, e, service, force, acceptable, nil)
-			if err != nil {
-				return s.failed(e, service, force, fallback, err)
-			}
-			return c, nil
+			s.log.Warn("renewal lock unavailable; renewing without it", "service", f.service, "err", err)
+			return f.result(f.issue())
 		}
-		if err := e.waitChange(ctx, poll); err != nil {
-			return s.failed(e, service, force, fallback, err)
+		if err := f.e.waitChange(f.ctx, poll); err != nil {
+			return f.failed(err)
 		}
 		poll = min(poll*2, maxPollInterval)
 		now := s.opt.Clock.Now()
-		if c := e.cur.Load(); c != nil && c != old && acceptable(c.tok, now) {
+		if c := f.e.cur.Load(); c != nil && c != f.old && f.acceptable(c.tok, now) {
 			return c, nil
 		}
-		if tok, err := s.opt.Store.Get(ctx, service); err == nil && acceptable(tok, now) {
-			return s.install(e, tok), nil
+		if tok, err := s.opt.Store.Get(f.ctx, f.service); err == nil && f.acceptable(tok, now) {
+			return s.install(f.e, tok), nil
 		}
 	}
 }
 
-// issueLocked runs with the renewal lock held (unlock nil: no lock could be
-// had). It checks the store once more, since the previous holder may have
-// just renewed, then calls the token service and shares the result.
-func (s *Cache) issueLocked(ctx context.Context, e *entry, service string, force bool, acceptable func(domain.Token, time.Time) bool, unlock ports.Unlock) (*cached, error) {
-	if unlock != nil {
-		defer func() {
-			// Released even when ctx has ended, so the next renewer need not
-			// wait for the lock to expire.
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			defer cancel()
-			if err := unlock(rctx); err != nil {
-				s.log.Warn("renewal lock release failed; it will expire", "service", service, "err", err)
-			}
-		}()
-		if tok, err := s.opt.Store.Get(ctx, service); err == nil && acceptable(tok, s.opt.Clock.Now()) {
-			return s.install(e, tok), nil
-		}
+// offerFallback makes tok, a token from the store that is not acceptable,
+// the fallback when it is still valid and outlives the current one.
+func (f *fetch) offerFallback(tok domain.Token) {
+	if tok.Expired(f.start) || (f.fallback != nil && !tok.ExpiresAt.After(f.fallback.tok.ExpiresAt)) {
+		return
 	}
-	renewal := !force && e.cur.Load() != nil
-	tok, err := s.issue(ctx, service)
+	f.fallback = f.s.install(f.e, tok)
+	if f.kind == miss {
+		f.kind = renewal // a token is cached now
+	}
+}
+
+// underLock runs with the service's renewal lock held and releases it. It
+// checks the store once more, since the previous holder may have just
+// renewed, before calling the token service.
+func (f *fetch) underLock(unlock ports.Unlock) (*cached, error) {
+	defer func() {
+		// Released even when the fetch's ctx has ended, so the next renewer
+		// need not wait for the lock to expire.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(f.ctx), time.Second)
+		defer cancel()
+		if err := unlock(rctx); err != nil {
+			f.s.log.Warn("renewal lock release failed; it will expire", "service", f.service, "err", err)
+		}
+	}()
+	if tok, err := f.s.opt.Store.Get(f.ctx, f.service); err == nil && f.acceptable(tok, f.s.opt.Clock.Now()) {
+		return f.s.install(f.e, tok), nil
+	}
+	return f.issue()
+}
+
+// issue calls the token service and shares its token: in the store, in the
+// near cache, and with the other replicas through the feed.
+func (f *fetch) issue() (*cached, error) {
+	s := f.s
+	tok, err := s.issue(f.ctx, f.service)
 	if err != nil {
-		if renewal {
+		if f.kind == renewal {
 			s.counters.renewalFailures.Add(1)
 		}
 		return nil, err
 	}
-	if renewal {
+	if f.kind == renewal {
 		s.counters.renewals.Add(1)
 	}
-	e.failures.Store(0)
-	if err := s.opt.Store.Put(ctx, service, tok); err != nil {
-		s.log.Warn("store write failed; token kept in this replica only", "service", service, "err", err)
+	f.e.failures.Store(0)
+	if err := s.opt.Store.Put(f.ctx, f.service, tok); err != nil {
+		s.log.Warn("store write failed; token kept in this replica only", "service", f.service, "err", err)
 	}
-	c := s.install(e, tok)
-	s.publish(service)
+	c := s.install(f.e, tok)
+	s.publish(f.service)
 	return c, nil
+}
+
+func (f *fetch) result(c *cached, err error) (*cached, error) {
+	if err != nil {
+		return f.failed(err)
+	}
+	return c, nil
+}
+
+// failed decides what a failed fetch returns. A forced refresh reports the
+// failure. A miss or renewal falls back to a still-valid token when one is
+// known, and retries in the background with backoff while that token lives;
+// with nothing valid to serve it reports the failure, which callers then
+// share for one backoff step (at least any Retry-After) before the next
+// caller asks the token service again.
+func (f *fetch) failed(err error) (*cached, error) {
+	s := f.s
+	if s.closed.Load() {
+		return nil, domain.ErrClosed
+	}
+	if f.kind == forced {
+		return nil, err
+	}
+	if f.fallback == nil || f.fallback.tok.Expired(s.opt.Clock.Now()) {
+		var tse *domain.TokenServiceError
+		if errors.As(err, &tse) {
+			f.e.failure.Store(&recentFailure{err: err, until: s.opt.Clock.Now().Add(s.backoff(1, err))})
+		}
+		return nil, err
+	}
+	n := f.e.failures.Add(1)
+	delay := s.backoff(n, err)
+	f.e.schedule(delay, func() { s.renewInBackground(f.service) })
+	s.log.Warn("renewal failing; serving the still-valid token", "service", f.service,
+		"expiresAt", f.fallback.tok.ExpiresAt, "failures", n, "retryIn", delay)
+	return f.fallback, nil
 }
 
 // issue makes one token-service call and records its outcome.
@@ -156,34 +256,6 @@ func (s *Cache) issue(ctx context.Context, service string) (domain.Token, error)
 	s.issuerSeen.Store(&issuerOutcome{ok: true, at: now})
 	s.log.Debug("token obtained", "service", service, "expiresAt", tok.ExpiresAt)
 	return tok, nil
-}
-
-// failed decides what a failed fetch returns. A forced refresh reports the
-// failure. A miss or renewal falls back to a still-valid token when one is
-// known, and retries in the background with backoff while that token lives;
-// with nothing valid to serve it reports the failure, which callers then
-// share for one backoff step (at least any Retry-After) before the next
-// caller asks the token service again.
-func (s *Cache) failed(e *entry, service string, force bool, fallback *cached, err error) (*cached, error) {
-	if s.closed.Load() {
-		return nil, domain.ErrClosed
-	}
-	if force {
-		return nil, err
-	}
-	if fallback == nil || fallback.tok.Expired(s.opt.Clock.Now()) {
-		var tse *domain.TokenServiceError
-		if errors.As(err, &tse) {
-			e.failure.Store(&recentFailure{err: err, until: s.opt.Clock.Now().Add(s.backoff(1, err))})
-		}
-		return nil, err
-	}
-	n := e.failures.Add(1)
-	delay := s.backoff(n, err)
-	e.schedule(delay, func() { s.renewInBackground(service) })
-	s.log.Warn("renewal failing; serving the still-valid token", "service", service,
-		"expiresAt", fallback.tok.ExpiresAt, "failures", n, "retryIn", delay)
-	return fallback, nil
 }
 
 // backoff is the delay before retry number n: exponential from MinBackoff,
