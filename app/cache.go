@@ -24,9 +24,10 @@ import (
 //
 // A Cache is safe for concurrent use. Close stops its background work.
 type Cache struct {
-	opt    Options
-	log    *slog.Logger
-	policy domain.RenewalPolicy
+	opt     Options
+	log     *slog.Logger
+	policy  domain.RenewalPolicy
+	backoff domain.Backoff // between retries of a failing fetch
 
 	// entries maps a service name to its entry; a hit reads it without a
 	// lock. An entry is never replaced while present.
@@ -65,11 +66,12 @@ func New(opts Options) (*Cache, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Cache{
-		opt:    o,
-		log:    o.Logger.With("component", "tokencache"),
-		policy: *o.Policy,
-		ctx:    ctx,
-		cancel: cancel,
+		opt:     o,
+		log:     o.Logger.With("component", "tokencache"),
+		policy:  *o.Policy,
+		backoff: domain.Backoff{Min: o.MinBackoff, Max: o.MaxBackoff},
+		ctx:     ctx,
+		cancel:  cancel,
 	}
 	s.entries = newEntryMap()
 	s.goBackground(func() { s.every(o.CheckInterval, s.checkRenewals) })

@@ -218,12 +218,12 @@ func (f *fetch) failed(err error) (*cached, error) {
 	if f.fallback == nil || f.fallback.tok.Expired(s.opt.Clock.Now()) {
 		var tse *domain.TokenServiceError
 		if errors.As(err, &tse) {
-			f.e.failure.Store(&recentFailure{err: err, until: s.opt.Clock.Now().Add(s.backoff(1, err))})
+			f.e.failure.Store(&recentFailure{err: err, until: s.opt.Clock.Now().Add(s.retryDelay(1, err))})
 		}
 		return nil, err
 	}
 	n := f.e.failures.Add(1)
-	delay := s.backoff(n, err)
+	delay := s.retryDelay(n, err)
 	f.e.schedule(delay, func() { s.renewInBackground(f.service) })
 	s.log.Warn("renewal failing; serving the still-valid token", "service", f.service,
 		"expiresAt", f.fallback.tok.ExpiresAt, "failures", n, "retryIn", delay)
@@ -258,21 +258,15 @@ func (s *Cache) issue(ctx context.Context, service string) (domain.Token, error)
 	return tok, nil
 }
 
-// backoff is the delay before retry number n: exponential from MinBackoff,
-// capped at MaxBackoff, with jitter over its upper half, and never shorter
-// than a Retry-After the token service asked for.
-func (s *Cache) backoff(n int32, err error) time.Duration {
-	d := s.opt.MinBackoff
-	for i := int32(1); i < n && d < s.opt.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, s.opt.MaxBackoff)
-	d = d/2 + time.Duration(float64(d/2)*s.opt.Jitter())
+// retryDelay is the wait before retry n of a failing fetch: the
+// configured backoff, and at least the Retry-After the token service sent.
+func (s *Cache) retryDelay(n int32, err error) time.Duration {
+	var retryAfter time.Duration
 	var tse *domain.TokenServiceError
-	if errors.As(err, &tse) && tse.RetryAfter > d {
-		d = tse.RetryAfter
+	if errors.As(err, &tse) {
+		retryAfter = tse.RetryAfter
 	}
-	return d
+	return s.backoff.Delay(int(n), s.opt.Jitter(), retryAfter)
 }
 
 // install makes tok the near cache's token for e and schedules its renewal.

@@ -23,7 +23,7 @@ func (s *Cache) Describe(service string, tok domain.Token) TokenStatus {
 }
 
 func (s *Cache) statusOf(service string, tok domain.Token, now time.Time, renewing bool) TokenStatus {
-	cacheExp := s.policy.CacheExpiresAt(tok)
+	st := s.policy.Standing(tok, now)
 	return TokenStatus{
 		Service:                 service,
 		Exists:                  true,
@@ -32,20 +32,13 @@ func (s *Cache) statusOf(service string, tok domain.Token, now time.Time, renewi
 		Lifetime:                tok.Lifetime(),
 		IssuedAt:                tok.IssuedAt,
 		ExpiresAt:               tok.ExpiresAt,
-		CacheExpiresAt:          cacheExp,
-		SecondsUntilExpiry:      wholeSeconds(tok.ExpiresAt.Sub(now)),
-		SecondsUntilCacheExpiry: wholeSeconds(cacheExp.Sub(now)),
-		State:                   s.policy.State(tok, now),
+		CacheExpiresAt:          st.CacheExpiresAt,
+		SecondsUntilExpiry:      st.SecondsUntilExpiry,
+		SecondsUntilCacheExpiry: st.SecondsUntilCacheExpiry,
+		State:                   st.State,
 		Renewing:                renewing,
 		At:                      now,
 	}
-}
-
-func wholeSeconds(d time.Duration) int64 {
-	if d <= 0 {
-		return 0
-	}
-	return int64(d / time.Second)
 }
 
 // Status describes service's cached token without fetching one: Exists is
