@@ -89,7 +89,7 @@ func (f *fetch) acceptable(tok domain.Token, now time.Time) bool {
 	if f.kind == forced {
 		return !tok.IssuedAt.Before(f.start) && (f.old == nil || tok.AccessToken != f.old.tok.AccessToken) && !tok.Expired(now)
 	}
-	return !f.s.policy.RenewalDue(tok, now)
+	return !f.s.policy.InRenewalWindow(tok, now)
 }
 
 func (f *fetch) run() (*cached, error) {
@@ -280,7 +280,7 @@ func (s *Cache) install(e *entry, tok domain.Token) *cached {
 	e.cur.Store(c)
 	e.failure.Store(nil)
 	e.notifyChanged()
-	if e.failures.Load() == 0 || !s.policy.RenewalDue(tok, s.opt.Clock.Now()) {
+	if e.failures.Load() == 0 || !s.policy.InRenewalWindow(tok, s.opt.Clock.Now()) {
 		e.failures.Store(0)
 		e.schedule(max(c.renewAt.Sub(s.opt.Clock.Now()), 0), func() { s.renewInBackground(e.service) })
 	}

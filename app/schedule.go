@@ -20,7 +20,7 @@ func (s *Cache) renewInBackground(service string) {
 		s.log.Debug("token idle; not renewing it", "service", service)
 		return
 	}
-	if c := e.cur.Load(); c != nil && !s.policy.RenewalDue(c.tok, now) && e.failures.Load() == 0 {
+	if c := e.cur.Load(); c != nil && !s.policy.InRenewalWindow(c.tok, now) && e.failures.Load() == 0 {
 		return // already replaced, by a feed notification for instance
 	}
 	if !s.track() {
@@ -48,7 +48,7 @@ func (s *Cache) checkRenewals() {
 		if c == nil || e.isRenewing() || e.failures.Load() > 0 || c.tok.Expired(now) {
 			continue
 		}
-		if now.After(c.renewAt.Add(timerSlack)) && s.policy.RenewalDue(c.tok, now) && !s.idle(e, now) {
+		if now.After(c.renewAt.Add(timerSlack)) && s.policy.InRenewalWindow(c.tok, now) && !s.idle(e, now) {
 			e.schedule(0, func() { s.renewInBackground(e.service) })
 		}
 	}
