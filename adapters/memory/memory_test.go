@@ -12,6 +12,7 @@ import (
 
 	"github.com/jwtcache/jwtcache/domain"
 	"github.com/jwtcache/jwtcache/ports"
+	"github.com/jwtcache/jwtcache/ports/clocktest"
 	"github.com/jwtcache/jwtcache/ports/storetest"
 )
 
@@ -19,7 +20,7 @@ var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func TestContractFakeClock(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Subject {
-		clock := storetest.NewFakeClock(epoch)
+		clock := clocktest.NewFakeClock(epoch)
 		s := New(clock)
 		return storetest.Subject{
 			Store: s, Locker: s, Feed: s, Clock: clock, Advance: clock.Advance,
@@ -40,7 +41,7 @@ func TestContractSystemClock(t *testing.T) {
 }
 
 func TestExpiredTokensAreDroppedLazily(t *testing.T) {
-	clock := storetest.NewFakeClock(epoch)
+	clock := clocktest.NewFakeClock(epoch)
 	s := New(clock)
 	ctx := t.Context()
 	tok := domain.Token{AccessToken: "x", IssuedAt: epoch, ExpiresAt: epoch.Add(time.Minute)}
@@ -158,7 +159,7 @@ func TestModule(t *testing.T) {
 	app := fxtest.New(t, Module, fx.Invoke(func(ports.TokenStore, ports.RenewalLocker, ports.ChangeFeed, ports.Pinger, *Store) {}))
 	app.RequireStart().RequireStop()
 
-	clock := storetest.NewFakeClock(epoch)
+	clock := clocktest.NewFakeClock(epoch)
 	var s *Store
 	app = fxtest.New(t, Module, fx.Supply(fx.Annotate(clock, fx.As(new(ports.Clock)))), fx.Populate(&s))
 	app.RequireStart().RequireStop()

@@ -20,6 +20,7 @@ import (
 	"github.com/jwtcache/jwtcache/adapters/redisstore/redistest"
 	"github.com/jwtcache/jwtcache/domain"
 	"github.com/jwtcache/jwtcache/ports"
+	"github.com/jwtcache/jwtcache/ports/clocktest"
 	"github.com/jwtcache/jwtcache/ports/storetest"
 )
 
@@ -37,7 +38,7 @@ func testPrefix() string { return "jwtcache-test-" + strings.ToLower(rand.Text()
 type backend struct {
 	addrs []string
 	// clock and advance are set for miniredis, whose time the tests move.
-	clock   *storetest.FakeClock
+	clock   *clocktest.FakeClock
 	advance func(time.Duration)
 	// raw reaches the backend directly, to plant and inspect keys.
 	raw redis.UniversalClient
@@ -55,7 +56,7 @@ func (b *backend) withKeys(encryptionKeys ...[]byte) *backend {
 // miniredisBackend starts a miniredis for one test.
 func miniredisBackend(t *testing.T) *backend {
 	mr := miniredis.RunT(t)
-	clock := storetest.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	clock := clocktest.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	raw := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = raw.Close() })
 	return &backend{
