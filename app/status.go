@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/jwtcache/jwtcache/domain"
-	"github.com/jwtcache/jwtcache/ports"
 )
 
 // healthTimeout bounds the store ping of Health.
@@ -137,7 +136,7 @@ func (s *Cache) Counters() Counters {
 	}
 }
 
-// Health reports the store (pinged) and the token service (the outcome of
+// Health reports the store (pinged, when Options.Pinger is set) and the token service (the outcome of
 // the latest call; it is not called just to check it, since that would
 // issue a token). UP: both answer. DEGRADED: one does not, but a valid
 // token is still at hand or can still be fetched. DOWN: nothing can be
@@ -151,9 +150,9 @@ func (s *Cache) Health(ctx context.Context) Health {
 		h.TokenService = h.Store
 		return h
 	}
-	if p, ok := s.opt.Store.(ports.Pinger); ok {
+	if s.opt.Pinger != nil {
 		pctx, cancel := context.WithTimeout(ctx, healthTimeout)
-		err := p.Ping(pctx)
+		err := s.opt.Pinger.Ping(pctx)
 		cancel()
 		if err != nil {
 			h.Store = ComponentHealth{Status: StatusDown, Detail: err.Error()}

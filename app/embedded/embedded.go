@@ -54,10 +54,9 @@ type Options struct {
 // observe them. Each method returns its argument's behaviour unchanged.
 type Instrumentation interface {
 	Issuer(ports.TokenIssuer) ports.TokenIssuer
-	// Store's result must still be a ports.Pinger when its argument is,
-	// or the health check stops pinging the store.
 	Store(ports.TokenStore) ports.TokenStore
 	Locker(ports.RenewalLocker) ports.RenewalLocker
+	Pinger(ports.Pinger) ports.Pinger
 }
 
 // FromEnv loads the configuration from the environment (and the YAML file
@@ -103,12 +102,13 @@ func New(cfg config.Config, opts Options) (*app.Cache, error) {
 	return svc, nil
 }
 
-// store is a TokenStore that is also a RenewalLocker and a ChangeFeed, as
-// both bundled stores are, with what releases it.
+// store is a TokenStore that is also a RenewalLocker, a ChangeFeed and a
+// Pinger, as both bundled stores are, with what releases it.
 type store interface {
 	ports.TokenStore
 	ports.RenewalLocker
 	ports.ChangeFeed
+	ports.Pinger
 }
 
 type builtStore struct {
@@ -212,8 +212,9 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 	c := cfg.Cache
 	var tokens ports.TokenStore = st.store
 	var locker ports.RenewalLocker = st.store
+	var pinger ports.Pinger = st.store
 	if in := opts.Instrument; in != nil {
-		issuer, tokens, locker = in.Issuer(issuer), in.Store(tokens), in.Locker(locker)
+		issuer, tokens, locker, pinger = in.Issuer(issuer), in.Store(tokens), in.Locker(locker), in.Pinger(pinger)
 	}
 	policy := c.RenewalPolicy()
 	idle := c.RenewalIdleTimeout
@@ -225,6 +226,7 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 		Store:           tokens,
 		Locker:          locker,
 		Feed:            st.store,
+		Pinger:          pinger,
 		Clock:           opts.Clock,
 		Policy:          &policy,
 		CheckInterval:   c.RenewalCheckInterval,
