@@ -28,6 +28,7 @@ type Cache struct {
 	log     *slog.Logger
 	policy  domain.RenewalPolicy
 	backoff domain.Backoff // between retries of a failing fetch
+	origin  string         // this Cache's id on the change feed
 
 	// entries maps a service name to its entry; a hit reads it without a
 	// lock. An entry is never replaced while present.
@@ -70,6 +71,7 @@ func New(opts Options) (*Cache, error) {
 		log:     o.Logger.With("component", "tokencache"),
 		policy:  *o.Policy,
 		backoff: domain.Backoff{Min: o.MinBackoff, Max: o.MaxBackoff},
+		origin:  newOrigin(),
 		ctx:     ctx,
 		cancel:  cancel,
 	}

@@ -2,11 +2,23 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"time"
 
 	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/ports"
 )
+
+// newOrigin is a random id for one Cache, its Origin on the change feed:
+// 64 random bits in hex, unique across any fleet with certainty for all
+// practical purposes.
+func newOrigin() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}
 
 // subscribe follows the change feed until Close, resubscribing with backoff
 // when the feed cannot be reached.
@@ -29,9 +41,16 @@ func (s *Cache) subscribe() {
 	}
 }
 
-// onChange follows another replica's change of service's token: the near
+// onChange follows another replica's change of a service's token: the near
 // cache takes the store's token, or drops its own when the store has none.
-func (s *Cache) onChange(service string) {
+// This Cache's own changes are ignored: it installed them already, and
+// reading them back would cost a store read per change and, when the store
+// refused the write, drop the only copy.
+func (s *Cache) onChange(c ports.Change) {
+	if c.Origin == s.origin {
+		return
+	}
+	service := c.Service
 	e := s.entry(service)
 	if e == nil || s.closed.Load() {
 		return
@@ -52,7 +71,7 @@ func (s *Cache) onChange(service string) {
 	default:
 		// Only a newer token replaces ours: the store can hold an older one
 		// when a write of ours failed.
-		if c := e.cur.Load(); c == nil || (c.tok.AccessToken != tok.AccessToken && !tok.IssuedAt.Before(c.tok.IssuedAt)) {
+		if cur := e.cur.Load(); cur == nil || (cur.tok.AccessToken != tok.AccessToken && !tok.IssuedAt.Before(cur.tok.IssuedAt)) {
 			if !tok.Expired(s.opt.Clock.Now()) {
 				s.install(e, tok)
 			}
@@ -61,13 +80,14 @@ func (s *Cache) onChange(service string) {
 	e.notifyChanged()
 }
 
+// publish tells the other replicas that service's token changed.
 func (s *Cache) publish(service string) {
 	if s.opt.Feed == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.opt.FetchTimeout)
 	defer cancel()
-	if err := s.opt.Feed.Publish(ctx, service); err != nil {
+	if err := s.opt.Feed.Publish(ctx, ports.Change{Service: service, Origin: s.origin}); err != nil {
 		s.log.Warn("change notification not sent; other replicas will catch up from the store", "service", service, "err", err)
 	}
 }

@@ -84,21 +84,21 @@ func TestSubscriberMayCallBackIntoTheStore(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		var mu sync.Mutex
 		var got []string
-		err := s.Subscribe(ctx, func(service string) {
+		err := s.Subscribe(ctx, func(c ports.Change) {
 			// Publishing and reading from inside fn must not deadlock.
-			_, _ = s.Get(ctx, service)
-			if service == "kyc" {
-				_ = s.Publish(ctx, "echo")
+			_, _ = s.Get(ctx, c.Service)
+			if c.Service == "kyc" {
+				_ = s.Publish(ctx, ports.Change{Service: "echo"})
 			}
 			mu.Lock()
-			got = append(got, service)
+			got = append(got, c.Service)
 			mu.Unlock()
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		mu.Lock() // Publish must not wait for fn, even while fn is blocked.
-		if err := s.Publish(ctx, "kyc"); err != nil {
+		if err := s.Publish(ctx, ports.Change{Service: "kyc"}); err != nil {
 			t.Fatal(err)
 		}
 		mu.Unlock()
@@ -113,7 +113,7 @@ func TestSubscriberMayCallBackIntoTheStore(t *testing.T) {
 		// (synctest.Test would report it blocked forever otherwise).
 		cancel()
 		synctest.Wait()
-		if err := s.Publish(t.Context(), "late"); err != nil {
+		if err := s.Publish(t.Context(), ports.Change{Service: "late"}); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
@@ -122,35 +122,37 @@ func TestSubscriberMayCallBackIntoTheStore(t *testing.T) {
 		if len(got) != 2 {
 			t.Errorf("fn called after its context ended: %v", got)
 		}
-		if err := s.Subscribe(ctx, func(string) {}); err == nil {
+		if err := s.Subscribe(ctx, func(ports.Change) {}); err == nil {
 			t.Error("Subscribe with an ended context succeeded")
 		}
 	})
 }
 
-func TestPendingNamesCoalesce(t *testing.T) {
+func TestPendingChangesCoalesce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := New(nil)
 		release := make(chan struct{})
-		calls := map[string]int{}
-		err := s.Subscribe(t.Context(), func(service string) {
-			if service == "block" {
+		calls := map[ports.Change]int{}
+		err := s.Subscribe(t.Context(), func(c ports.Change) {
+			if c.Service == "block" {
 				<-release
 			}
-			calls[service]++
+			calls[c]++
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = s.Publish(t.Context(), "block")
+		_ = s.Publish(t.Context(), ports.Change{Service: "block"})
 		synctest.Wait() // fn is now blocked on "block"
+		a, b := ports.Change{Service: "kyc", Origin: "a"}, ports.Change{Service: "kyc", Origin: "b"}
 		for range 100 {
-			_ = s.Publish(t.Context(), "kyc")
+			_ = s.Publish(t.Context(), a)
+			_ = s.Publish(t.Context(), b)
 		}
 		close(release)
 		synctest.Wait()
-		if calls["kyc"] != 1 || calls["block"] != 1 {
-			t.Errorf("calls = %v, want one per pending name", calls)
+		if len(calls) != 3 || calls[a] != 1 || calls[b] != 1 {
+			t.Errorf("calls = %v, want one per pending change, origins kept apart", calls)
 		}
 	})
 }

@@ -401,7 +401,7 @@ func TestNoCommandScansTheKeySpace(t *testing.T) {
 	}
 	_, _ = s.Held(ctx, []string{"kyc"})
 	_ = unlock(ctx)
-	_ = s.Publish(ctx, "kyc")
+	_ = s.Publish(ctx, ports.Change{Service: "kyc"})
 	for _, name := range log.names {
 		switch name {
 		case "keys", "scan", "mget", "flushdb", "flushall":
@@ -587,7 +587,7 @@ func TestTLSDialerVerifiesTheHost(t *testing.T) {
 func TestCloseEndsSubscriptions(t *testing.T) {
 	b := miniredisBackend(t)
 	s := b.store(t, testPrefix(), 0)
-	if err := s.Subscribe(t.Context(), func(string) {}); err != nil {
+	if err := s.Subscribe(t.Context(), func(ports.Change) {}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -596,7 +596,7 @@ func TestCloseEndsSubscriptions(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := s.Subscribe(t.Context(), func(string) {}); err == nil {
+	if err := s.Subscribe(t.Context(), func(ports.Change) {}); err == nil {
 		t.Fatal("Subscribe after Close succeeded")
 	}
 }
