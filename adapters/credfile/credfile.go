@@ -45,6 +45,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -149,7 +151,7 @@ func Open[T any](paths []string, parse Parser[T], opts Options) (*File[T], error
 	}
 	v, err := parse(contents)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.name, err)
+		return nil, f.parseError(err)
 	}
 	f.stats, f.digest = stats, digest(contents)
 	f.cur.Store(&version[T]{value: v, gen: 1})
@@ -218,7 +220,7 @@ func (f *File[T]) check(force bool) {
 			f.recovered()
 			return
 		}
-		err = fmt.Errorf("%s: %w", f.name, err)
+		err = f.parseError(err)
 	}
 	if f.err == nil || f.err.Error() != err.Error() {
 		f.log.Warn("credential file unusable; keeping the last good value", "credential", f.name, "err", err)
@@ -257,11 +259,20 @@ func (f *File[T]) read() ([]fs.FileInfo, [][]byte, error) {
 	for i, p := range f.paths {
 		st, b, err := readFile(p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: file %q: %w", f.name, p, err)
+			return nil, nil, fmt.Errorf("%s %q: %w", f.name, p, err)
 		}
 		stats[i], contents[i] = st, b
 	}
 	return stats, contents, nil
+}
+
+// parseError names Options.Name and the files for a Parser's error.
+func (f *File[T]) parseError(err error) error {
+	quoted := make([]string, len(f.paths))
+	for i, p := range f.paths {
+		quoted[i] = strconv.Quote(p)
+	}
+	return fmt.Errorf("%s %s: %w", f.name, strings.Join(quoted, ", "), err)
 }
 
 // readFile reads one file, stat first so that the stat describes what was
