@@ -66,4 +66,3 @@ func CertPool(caFile string) (*x509.CertPool, error) {
 	}
 	return pool, nil
 }
-
