@@ -502,3 +502,12 @@ func (r *reach) close() {
 		c.http.CloseIdleConnections()
 	}
 }
+
+// CheckPrivateKeyFile reads the PEM private key at path as New would, for
+// signing algorithm alg ("" for the key's own), so that a configuration
+// can be checked before start-up. The error says what is wrong, never what
+// the key holds.
+func CheckPrivateKeyFile(path, alg string) error {
+	_, err := credfile.Open([]string{path}, keyParser(alg), credfile.Options{Name: "file"})
+	return err
+}

@@ -321,3 +321,36 @@ func TestTLSOptionsErrorsAtNew(t *testing.T) {
 		})
 	}
 }
+
+// TestDiscoveryMTLSAlias: a client presenting a certificate uses the
+// issuer's mutual-TLS token endpoint (RFC 8705 §5); the plain one is left
+// to clients without.
+func TestDiscoveryMTLSAlias(t *testing.T) {
+	serverCA, clientCA := newTestCA(t, "Root"), newTestCA(t, "Clients")
+	mtls := startMTLS(t, serverCA, clientCA)
+	is := startIssuer(t, "", "/.well-known/openid-configuration", tokenservice.AuthClientSecretBasic, tokenservice.AuthTLSClientAuth)
+	is.set("mtls_endpoint_aliases", map[string]string{"token_endpoint": mtls.URL + "/token"})
+	caFile := writeBytes(t, filepath.Join(t.TempDir(), "ca.pem"), serverCA.pem)
+	cert, key := clientCertFiles(t, t.TempDir(), clientCA, "jwtcache")
+	iss, err := discoveryIssuer(t, is.URL, func(o *tokenservice.Options) {
+		o.ClientSecret, o.CAFile = "", caFile
+		o.ClientCertFile, o.ClientCertKeyFile = cert, key
+		o.Services = map[string]tokenservice.ClientOptions{"plain": {ClientID: "plain", ClientSecret: "plain-secret"}}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := iss.Issue(context.Background(), service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names, forms, _ := mtls.seen(); len(names) != 1 || !strings.HasPrefix(forms[0], "client_id=") || !tok.BoundToCertificate {
+		t.Fatalf("mTLS endpoint saw %v %v, bound %v; want one tls_client_auth request", names, forms, tok.BoundToCertificate)
+	}
+	if _, err := iss.Issue(context.Background(), "plain"); err != nil {
+		t.Fatal(err)
+	}
+	if s := is.rec.last(t); s.basicID != "plain" {
+		t.Fatalf("plain client: %+v; want the plain token endpoint with its secret", s)
+	}
+}
