@@ -169,7 +169,9 @@ func TestDiscoveryDocumentErrorsAtNew(t *testing.T) {
 			s.path = "/nowhere"
 			s.mu.Unlock()
 		}, "no discovery document at"},
-		{"too large", func(s *issuerServer) { s.set("padding", strings.Repeat("x", int(tokenservice.DefaultMaxDiscoveryBytes))) }, "too large"},
+		{"too large", func(s *issuerServer) {
+			s.set("padding", strings.Repeat("x", int(tokenservice.DefaultMaxDiscoveryBytes)))
+		}, "too large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := startIssuer(t, "", "/.well-known/openid-configuration")
