@@ -71,6 +71,7 @@ func logStarted(lc fx.Lifecycle, cfg config.Config, srv *rest.Server, logger *sl
 			"addr", srv.Addr(),
 			"cache", string(cfg.Cache.Type),
 			"tokenService", cfg.TokenService.URL,
+			"issuer", cfg.TokenService.IssuerURL,
 			"clientId", cfg.TokenService.ClientID,
 			"renewalBuffer", cfg.Cache.RenewalBuffer,
 			"version", version,
