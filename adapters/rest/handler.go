@@ -162,6 +162,11 @@ func (a *api) sendToken(c *gin.Context, name, message string, tok domain.Token) 
 	}
 	w.str("accessToken", tok.AccessToken)
 	writeStatusFields(w, st)
+	if tok.BoundToCertificate {
+		// Optional, beside the guide's fields: only a certificate-bound
+		// token (RFC 8705) has it.
+		w.bool("boundToCertificate", true)
+	}
 	w.time("timestamp", a.stamp(st.At))
 	w.close()
 	setNoStore(c.Writer.Header())

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
+	"github.com/jwtcache/jwtcache/adapters/credfile"
 	"github.com/jwtcache/jwtcache/adapters/metrics"
 	"github.com/jwtcache/jwtcache/adapters/rest"
 	"github.com/jwtcache/jwtcache/app"
@@ -36,7 +37,13 @@ func options(cfg config.Config, logger *slog.Logger) []fx.Option {
 		embedded.Module,
 		fx.Provide(func(s *app.Cache) rest.Cache { return s }),
 		fx.Supply(rest.ServerConfig{Addr: cfg.Server.Addr()}),
-		fx.Provide(func() (*rest.Auth, error) { return rest.NewAuth(restAuthOptions(cfg, logger)) }),
+		fx.Provide(func() (*rest.Auth, error) {
+			o, err := restAuthOptions(cfg, logger)
+			if err != nil {
+				return nil, err
+			}
+			return rest.NewAuth(o)
+		}),
 		fx.Provide(func(auth *rest.Auth, m *metrics.Metrics) rest.Options {
 			return rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler()}
 		}),
@@ -47,13 +54,33 @@ func options(cfg config.Config, logger *slog.Logger) []fx.Option {
 }
 
 // restAuthOptions maps the API keys of cfg onto the REST adapter's access
-// control. No keys means an open API, which rest.NewAuth logs loudly.
-func restAuthOptions(cfg config.Config, logger *slog.Logger) rest.AuthOptions {
+// control. No keys means an open API, which rest.NewAuth logs loudly. The
+// keys of JWT_API_KEYS_FILE are read again when the file changes, so that
+// a rotated key works without a restart.
+func restAuthOptions(cfg config.Config, logger *slog.Logger) (rest.AuthOptions, error) {
 	o := rest.AuthOptions{ProtectStatus: cfg.API.ProtectStatus, Logger: logger}
-	for _, k := range cfg.API.AllKeys() {
-		o.Keys = append(o.Keys, rest.APIKey{Key: k.Key.Reveal(), Services: k.Services})
+	o.Keys = restKeys(cfg.API.Keys)
+	if cfg.API.KeysFile == "" {
+		return o, nil
 	}
-	return o
+	f, err := credfile.Open([]string{cfg.API.KeysFile}, config.ParseAPIKeysFile,
+		credfile.Options{Name: "JWT_API_KEYS_FILE", Logger: logger})
+	if err != nil {
+		return o, err
+	}
+	o.FileKeys = func() ([]rest.APIKey, uint64) {
+		keys, gen := f.Current()
+		return restKeys(keys), gen
+	}
+	return o, nil
+}
+
+func restKeys(keys []config.APIKey) []rest.APIKey {
+	out := make([]rest.APIKey, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, rest.APIKey{Key: k.Key.Reveal(), Services: k.Services})
+	}
+	return out
 }
 
 // observe feeds the metrics from the core and the API key check, read at
