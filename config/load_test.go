@@ -58,7 +58,7 @@ func TestLoadDefaults(t *testing.T) {
 	got := mustLoad(t, LoadOptions{})
 	want := Config{
 		TokenService: TokenServiceConfig{AuthMethod: AuthClientSecretBasic, GrantType: "client_credentials", Timeout: 10 * time.Second,
-			NegativeCache: 30 * time.Second},
+			NegativeCache: 30 * time.Second, IssuerRefresh: time.Hour},
 		Cache: CacheConfig{Type: CacheMemory, RenewalBuffer: 20 * time.Second, RenewalCheckInterval: 30 * time.Second,
 			RenewalIdleTimeout: time.Hour, CleanupInterval: time.Minute, LockTTL: 30 * time.Second, TTL: 30 * time.Minute},
 		Redis: RedisConfig{Port: 6379, Timeout: 2 * time.Second, PoolMaxActive: 8, PoolMaxIdle: 8,
@@ -350,6 +350,7 @@ var baseEnv = []string{"JWT_CLIENT_ID=id", "JWT_CLIENT_SECRET=" + clientSecret, 
 
 // neverBad lists the keys no value can be wrong for.
 var neverBad = []string{"JWT_CLIENT_ID", "JWT_CLIENT_SECRET", "JWT_CLIENT_PRIVATE_KEY_FILE", "JWT_CLIENT_KEY_ID",
+	"JWT_TOKEN_SERVICE_CA_FILE", // files are read by CheckFiles, tested in credentials_test.go
 	"JWT_TOKEN_SCOPE", "JWT_TOKEN_AUDIENCE",
 	"JWT_GRANT_TYPE", "REDIS_MASTER_NAME", "REDIS_USERNAME", "REDIS_PASSWORD"}
 
@@ -362,8 +363,13 @@ var badValues = []struct {
 	{"JWT_TOKEN_SERVICE_URL", "https://h/t#frag", "must not have a fragment"},
 	{"JWT_TOKEN_SERVICE_URL", "https://user:" + clientSecret + "@h/t", "must not contain credentials"},
 	{"JWT_TOKEN_SERVICE_URL", "https://h/%zz", "is not a valid URL"},
-	{"JWT_CLIENT_AUTH_METHOD", "tls_client_auth", `"tls_client_auth" is not client_secret_basic, client_secret_post or private_key_jwt`},
+	{"JWT_CLIENT_AUTH_METHOD", "client_secret_jwt", `"client_secret_jwt" is not client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth or self_signed_tls_client_auth`},
 	{"JWT_CLIENT_SIGNING_ALG", "HS256", `"HS256" is not RS256 or ES256`},
+	{"JWT_TOKEN_ISSUER_URL", "ftp://idp", `"ftp://idp" is not an http or https URL`},
+	{"JWT_TOKEN_ISSUER_REFRESH", "0", "must be more than 0"},
+	{"JWT_CLIENT_SECRET_FILE", "/run/secrets/client-secret", "is set together with JWT_CLIENT_SECRET (jwt.token.client.secret); set one of them"},
+	{"JWT_CLIENT_CERT_FILE", "/tls/tls.crt", "is set without JWT_CLIENT_CERT_KEY_FILE (jwt.token.client.cert-key-file); set both or neither"},
+	{"JWT_CLIENT_CERT_KEY_FILE", "/tls/tls.key", "is set without JWT_CLIENT_CERT_FILE (jwt.token.client.cert-file); set both or neither"},
 	{"JWT_TOKEN_NEGATIVE_CACHE", "-1", "must not be negative, got -1s"},
 	{"JWT_STRICT_SERVICES", "true", "true, but jwt.services lists no service"},
 	{"JWT_STRICT_SERVICES", "sure", `"sure" is not a boolean`},

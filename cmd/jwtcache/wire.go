@@ -9,6 +9,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
+	"github.com/jwtcache/jwtcache/adapters/credfile"
 	"github.com/jwtcache/jwtcache/adapters/metrics"
 	"github.com/jwtcache/jwtcache/adapters/rest"
 	"github.com/jwtcache/jwtcache/app"
@@ -58,8 +59,13 @@ var (
 	// tokenServiceModule provides the client of the configured token
 	// service.
 	tokenServiceModule = fx.Module("tokenservice",
-		fx.Provide(func(cfg config.Config) (ports.TokenIssuer, error) {
-			return embedded.NewIssuer(cfg, embedded.Options{})
+		fx.Provide(func(lc fx.Lifecycle, cfg config.Config, logger *slog.Logger) (ports.TokenIssuer, error) {
+			iss, stop, err := embedded.NewIssuer(cfg, embedded.Options{Logger: logger})
+			if err != nil {
+				return nil, err
+			}
+			lc.Append(fx.StopHook(stop))
+			return iss, nil
 		}),
 	)
 
@@ -90,7 +96,11 @@ func newStore(lc fx.Lifecycle, cfg config.Config, logger *slog.Logger) (embedded
 }
 
 func newAuth(cfg config.Config, logger *slog.Logger) (*rest.Auth, error) {
-	return rest.NewAuth(restAuthOptions(cfg, logger))
+	o, err := restAuthOptions(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	return rest.NewAuth(o)
 }
 
 // newServer ties the API's server to the application's life cycle. The
@@ -105,13 +115,33 @@ func newServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, auth *rest.
 }
 
 // restAuthOptions maps the API keys of cfg onto the REST adapter's access
-// control. No keys means an open API, which rest.NewAuth logs loudly.
-func restAuthOptions(cfg config.Config, logger *slog.Logger) rest.AuthOptions {
+// control. No keys means an open API, which rest.NewAuth logs loudly. The
+// keys of JWT_API_KEYS_FILE are read again when the file changes, so that
+// a rotated key works without a restart.
+func restAuthOptions(cfg config.Config, logger *slog.Logger) (rest.AuthOptions, error) {
 	o := rest.AuthOptions{ProtectStatus: cfg.API.ProtectStatus, Logger: logger}
-	for _, k := range cfg.API.AllKeys() {
-		o.Keys = append(o.Keys, rest.APIKey{Key: k.Key.Reveal(), Services: k.Services})
+	o.Keys = restKeys(cfg.API.Keys)
+	if cfg.API.KeysFile == "" {
+		return o, nil
 	}
-	return o
+	f, err := credfile.Open([]string{cfg.API.KeysFile}, config.ParseAPIKeysFile,
+		credfile.Options{Name: "JWT_API_KEYS_FILE", Logger: logger})
+	if err != nil {
+		return o, err
+	}
+	o.FileKeys = func() ([]rest.APIKey, uint64) {
+		keys, gen := f.Current()
+		return restKeys(keys), gen
+	}
+	return o, nil
+}
+
+func restKeys(keys []config.APIKey) []rest.APIKey {
+	out := make([]rest.APIKey, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, rest.APIKey{Key: k.Key.Reveal(), Services: k.Services})
+	}
+	return out
 }
 
 // observe feeds the metrics from the core and the API key check, read at
@@ -129,6 +159,7 @@ func logStarted(lc fx.Lifecycle, cfg config.Config, srv *rest.Server, logger *sl
 			"addr", srv.Addr(),
 			"cache", string(cfg.Cache.Type),
 			"tokenService", cfg.TokenService.URL,
+			"issuer", cfg.TokenService.IssuerURL,
 			"clientId", cfg.TokenService.ClientID,
 			"renewalBuffer", cfg.Cache.RenewalBuffer,
 			"version", version,

@@ -86,7 +86,10 @@ type TokenResponse struct {
 	Message     string `json:"message,omitempty"`
 	AccessToken string `json:"accessToken"`
 	TokenStatus
-	Timestamp time.Time `json:"timestamp"`
+	// BoundToCertificate is true for a certificate-bound token (RFC 8705,
+	// a cnf claim with x5t#S256); absent otherwise. Not in the guide.
+	BoundToCertificate bool      `json:"boundToCertificate,omitempty"`
+	Timestamp          time.Time `json:"timestamp"`
 }
 
 // ErrorResponse is the one shape of every error answer.
