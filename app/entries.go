@@ -20,7 +20,8 @@ type entry struct {
 	failures atomic.Int32 // consecutive failed renewals; >0 means renewal is failing
 	// failure is the token service's latest refusal when nothing valid
 	// could be served; until its end, callers share it instead of each
-	// asking the token service again. nil after any success.
+	// asking the token service again. It outlives its end, to count the
+	// failures in a row; nil after any success.
 	failure atomic.Pointer[recentFailure]
 
 	mu      sync.Mutex
@@ -31,6 +32,7 @@ type entry struct {
 // recentFailure is a failed fetch shared with callers until a deadline.
 type recentFailure struct {
 	err   error
+	n     int32 // failures in a row, this one included: the backoff step
 	until time.Time
 }
 

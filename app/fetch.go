@@ -206,7 +206,8 @@ func (f *fetch) result(c *cached, err error) (*cached, error) {
 // known, and retries in the background with backoff while that token lives;
 // with nothing valid to serve it reports the failure, which callers then
 // share for one backoff step (at least any Retry-After) before the next
-// caller asks the token service again.
+// caller asks the token service again. The step grows with each failure in
+// a row, up to MaxBackoff, and starts over after a success.
 func (f *fetch) failed(err error) (*cached, error) {
 	s := f.s
 	if s.closed.Load() {
@@ -218,7 +219,14 @@ func (f *fetch) failed(err error) (*cached, error) {
 	if f.fallback == nil || f.fallback.tok.Expired(s.opt.Clock.Now()) {
 		var tse *domain.TokenServiceError
 		if errors.As(err, &tse) {
-			f.e.failure.Store(&recentFailure{err: err, until: s.opt.Clock.Now().Add(s.retryDelay(1, err))})
+			// Each failure in a row widens the window: a token service in
+			// trouble is asked less and less, and at least once per
+			// largest step, so recovery shows within it.
+			n := int32(1)
+			if prev := f.e.failure.Load(); prev != nil {
+				n = prev.n + 1
+			}
+			f.e.failure.Store(&recentFailure{err: err, n: n, until: s.opt.Clock.Now().Add(s.retryDelay(n, err))})
 		}
 		return nil, err
 	}
