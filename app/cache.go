@@ -43,12 +43,15 @@ type Cache struct {
 	bgMu   sync.Mutex     // orders wg.Add after a closed check against Close
 	wg     sync.WaitGroup // background work, waited for by Close
 
-	counters   counters
-	issuerSeen atomic.Pointer[issuerOutcome] // nil until the first token-service call
+	counters    counters
+	issuerSeen  atomic.Pointer[issuerOutcome] // nil until the first token-service call
+	probeSeen   atomic.Pointer[issuerOutcome] // nil until the first probe (Options.Prober)
+	writeFailed atomic.Pointer[storeWrite]    // nil unless the latest store write failed
 }
 
 type counters struct {
 	hits, misses, requests, failures, renewals, renewalFailures, forced, evictions atomic.Uint64
+	storeWriteFailures                                                             atomic.Uint64
 }
 
 type issuerOutcome struct {
@@ -80,6 +83,9 @@ func New(opts Options) (*Cache, error) {
 	s.goBackground(func() { s.every(o.CleanupInterval, s.cleanup) })
 	if o.Feed != nil {
 		s.goBackground(s.subscribe)
+	}
+	if o.Prober != nil {
+		s.goBackground(s.probeLoop)
 	}
 	return s, nil
 }
@@ -200,6 +206,8 @@ func (s *Cache) Evict(ctx context.Context, service string) (Eviction, error) {
 	}
 	now := s.opt.Clock.Now()
 	ev := Eviction{Service: service}
+	ctx, cancel := s.storeCtx(ctx)
+	defer cancel()
 	old, err := s.opt.Store.Get(ctx, service)
 	switch {
 	case err == nil:

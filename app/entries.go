@@ -44,6 +44,17 @@ type cached struct {
 	renewAt        time.Time // when its renewal timer was set to fire
 }
 
+// newer reports whether tok may replace the entry's token: there is none,
+// or tok was not issued before it. A replica never goes back in time: an
+// older token can come back from a store whose write failed, or from
+// someone writing an old value back into a shared store, and the one held
+// here may have been replaced on purpose (a refresh of a leaked token).
+// Every path that installs a token from outside this fetch asks newer.
+func (e *entry) newer(tok domain.Token) bool {
+	cur := e.cur.Load()
+	return cur == nil || !tok.IssuedAt.Before(cur.tok.IssuedAt)
+}
+
 // touch records a use at now, writing at most once a second so that
 // concurrent hits do not contend on the same cache line.
 func (e *entry) touch(now time.Time) {

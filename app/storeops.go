@@ -1,0 +1,44 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/jwtcache/jwtcache/domain"
+)
+
+// DefaultStoreTimeout bounds one store command when Options.StoreTimeout
+// is zero: the guide's REDIS_TIMEOUT default.
+const DefaultStoreTimeout = 2 * time.Second
+
+// storeCtx bounds one store command (or the few of one status answer) by
+// StoreTimeout: a hung store costs a caller at most that, after which the
+// caller goes on without it.
+func (s *Cache) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.opt.StoreTimeout)
+}
+
+// storeWrite is the outcome of the latest store write that failed, until
+// one succeeds: what Health reports about writes.
+type storeWrite struct {
+	detail string // the store's error, without secrets (stores never put one in an error)
+	at     time.Time
+}
+
+// write puts tok in the store as service's token and records the outcome:
+// a failure counts in Counters.StoreWriteFailures and makes the store
+// DEGRADED in Health until a write succeeds. The token stays served from
+// the near cache either way.
+func (s *Cache) write(ctx context.Context, service string, tok domain.Token) bool {
+	err := s.opt.Store.Put(ctx, service, tok)
+	if err != nil {
+		s.counters.storeWriteFailures.Add(1)
+		s.writeFailed.Store(&storeWrite{detail: err.Error(), at: s.opt.Clock.Now()})
+		s.log.Warn("store write failed; token kept in this replica only", "service", service, "err", err)
+		return false
+	}
+	if s.writeFailed.Load() != nil {
+		s.writeFailed.Store(nil)
+	}
+	return true
+}
