@@ -103,6 +103,9 @@ type TokenServiceConfig struct {
 	// answer is remembered and repeated without asking the token service
 	// again; 0 turns it off.
 	NegativeCache time.Duration
+	// HealthCheckInterval is how often the token endpoints are probed
+	// (ports.IssuerProber) for the health check; more than 0.
+	HealthCheckInterval time.Duration
 	// IssuerURL replaces URL: the token endpoint comes from its discovery
 	// document, refreshed every IssuerRefresh.
 	IssuerURL     string

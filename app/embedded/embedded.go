@@ -248,6 +248,10 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 	var tokens ports.TokenStore = st.Store
 	var locker ports.RenewalLocker = st.Store
 	var pinger ports.Pinger = st.Store
+	// Read from the issuer itself, before instrumentation wraps it: a
+	// probe is not a token request and counts in no metric of them.
+	prober, _ := issuer.(ports.IssuerProber)
+	issuerHealth := issuerHealthOf(issuer)
 	if in := opts.Instrument; in != nil {
 		issuer, tokens, locker, pinger = in.Issuer(issuer), in.Store(tokens), in.Locker(locker), in.Pinger(pinger)
 	}
@@ -271,5 +275,10 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 		FetchTimeout:    cfg.TokenService.MaxTimeout(),
 		Logger:          opts.Logger,
 		OnClose:         st.close,
+
+		StoreTimeout:        cfg.Redis.Timeout,
+		Prober:              prober,
+		HealthCheckInterval: cfg.TokenService.HealthCheckInterval,
+		IssuerHealth:        issuerHealth,
 	}
 }
