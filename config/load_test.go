@@ -58,7 +58,7 @@ func TestLoadDefaults(t *testing.T) {
 	got := mustLoad(t, LoadOptions{})
 	want := Config{
 		TokenService: TokenServiceConfig{AuthMethod: AuthClientSecretBasic, GrantType: "client_credentials", Timeout: 10 * time.Second,
-			NegativeCache: 30 * time.Second, IssuerRefresh: time.Hour},
+			NegativeCache: 30 * time.Second, IssuerRefresh: time.Hour, HealthCheckInterval: 30 * time.Second},
 		Cache: CacheConfig{Type: CacheMemory, RenewalBuffer: 20 * time.Second, RenewalCheckInterval: 30 * time.Second,
 			RenewalIdleTimeout: time.Hour, CleanupInterval: time.Minute, LockTTL: 30 * time.Second, TTL: 30 * time.Minute},
 		Redis: RedisConfig{Port: 6379, Timeout: 2 * time.Second, PoolMaxActive: 8, PoolMaxIdle: 8,
@@ -371,6 +371,8 @@ var badValues = []struct {
 	{"JWT_CLIENT_CERT_FILE", "/tls/tls.crt", "is set without JWT_CLIENT_CERT_KEY_FILE (jwt.token.client.cert-key-file); set both or neither"},
 	{"JWT_CLIENT_CERT_KEY_FILE", "/tls/tls.key", "is set without JWT_CLIENT_CERT_FILE (jwt.token.client.cert-file); set both or neither"},
 	{"JWT_TOKEN_NEGATIVE_CACHE", "-1", "must not be negative, got -1s"},
+	{"JWT_HEALTH_CHECK_INTERVAL", "0", "must be more than 0, got 0s"},
+	{"JWT_HEALTH_CHECK_INTERVAL", "-30", "must be more than 0"},
 	{"JWT_STRICT_SERVICES", "true", "true, but jwt.services lists no service"},
 	{"JWT_STRICT_SERVICES", "sure", `"sure" is not a boolean`},
 	{"JWT_CACHE_ENCRYPTION_KEY", "c2hvcnQta2V5LTE2LWJ5dGVz", "decodes to 18 bytes; AES-256 needs exactly 32"},
