@@ -87,6 +87,8 @@ var (
 		"Forced refreshes asked of this process (POST /refresh).")
 	descEvictions = newDesc("evictions_total",
 		"Tokens evicted through this process.")
+	descStoreWriteFailures = newDesc("store_write_failures_total",
+		"Tokens the shared store would not take (Redis full, read-only or unreachable); each stayed served from this process alone.")
 	descTokens = newDesc("tokens",
 		"Tokens in the shared store, by state: active (not expired) or expired (not yet cleaned up).", "state")
 	descRenewing = newDesc("tokens_renewing",
@@ -103,7 +105,7 @@ type cacheCollector struct{ cache Cache }
 
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descHits, descMisses, descRenewals, descRenewalFailures,
-		descForced, descEvictions, descTokens, descRenewing, descUntilExpiry} {
+		descForced, descEvictions, descStoreWriteFailures, descTokens, descRenewing, descUntilExpiry} {
 		ch <- d
 	}
 }
@@ -124,10 +126,15 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRenewalFailures, n.RenewalFailures)
 	counter(descForced, n.ForcedRefreshes)
 	counter(descEvictions, n.Evictions)
+	counter(descStoreWriteFailures, n.StoreWriteFailures)
 
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
 	all, err := c.cache.Statuses(ctx)
+	if err == nil && all.Partial() {
+		// The near cache answered for the store: not the store's tokens.
+		err = errors.New(all.StoreError)
+	}
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(descTokens, fmt.Errorf("metrics: token statuses: %w", err))
 		return

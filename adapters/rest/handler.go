@@ -233,6 +233,7 @@ func (a *api) status(c *gin.Context) {
 		writeStatusFields(w, &ts)
 	}
 	w.time("timestamp", a.stamp(st.At))
+	writePartial(w, st.StoreError)
 	w.close()
 	send(c.Writer, http.StatusOK, w)
 }
@@ -265,6 +266,7 @@ func (a *api) statuses(c *gin.Context) {
 		w.close()
 	}
 	w.close()
+	writePartial(w, all.StoreError)
 	w.close()
 	send(c.Writer, http.StatusOK, w)
 }
@@ -295,6 +297,7 @@ func (a *api) statistics(c *gin.Context) {
 	w.uint("renewalFailures", s.RenewalFailures)
 	w.uint("forcedRefreshes", s.ForcedRefreshes)
 	w.uint("evictions", s.Evictions)
+	writePartial(w, s.StoreError)
 	w.close()
 	send(c.Writer, http.StatusOK, w)
 }
@@ -318,6 +321,17 @@ func (a *api) health(c *gin.Context) {
 	w.close()
 	w.close()
 	send(c.Writer, code, w)
+}
+
+// writePartial marks an answer that is this replica's view only, the
+// shared store being unreadable: fields the guide does not have, absent
+// when the store answered, so that the guide's answers are unchanged.
+func writePartial(w *jsonWriter, storeError string) {
+	if storeError == "" {
+		return
+	}
+	w.bool("partial", true)
+	w.str("storeError", storeError)
 }
 
 func writeComponent(w *jsonWriter, name string, ch app.ComponentHealth) {
