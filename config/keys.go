@@ -176,7 +176,7 @@ var table = []entry{
 		def:     "false",
 		binding: boolValue(func(c *Config) *bool { return &c.Redis.TLS })},
 	{KeyDoc: KeyDoc{Env: "REDIS_TIMEOUT", YAML: "spring.data.redis.timeout", Type: durMillis,
-		Meaning: "time limit of dialling and of each Redis command; more than 0"},
+		Meaning: "time limit of dialling and of each Redis command; on a request's path (renewal-lock waits included) a replica goes on without Redis after it, and /status and /statistics answer within it from the replica's own near cache; more than 0"},
 		def:     "2000ms",
 		binding: durationValue(func(c *Config) *time.Duration { return &c.Redis.Timeout }, time.Millisecond, positive)},
 	{KeyDoc: KeyDoc{Env: "REDIS_POOL_MAX_ACTIVE", YAML: "spring.data.redis.lettuce.pool.max-active", Type: "integer >= 1, or -1",
