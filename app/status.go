@@ -160,7 +160,7 @@ func (s *Cache) Counters() Counters {
 
 // Health reports the store and the token service. The store: DOWN when
 // Options.Pinger's ping fails (within StoreTimeout), DEGRADED while its
-// latest write failed, else UP. The token service: the outcome of the
+// latest write failed (Health tries that write again first), else UP. The token service: the outcome of the
 // latest of the real calls and the probes (Options.Prober), whichever came
 // last, then made worse by Options.IssuerHealth. Overall, UP: both UP.
 // DEGRADED: one is not, but a valid token is still at hand or can still be
@@ -190,13 +190,15 @@ func (s *Cache) Health(ctx context.Context) Health {
 }
 
 func (s *Cache) storeHealth(ctx context.Context) ComponentHealth {
+	ctx, cancel := s.storeCtx(ctx)
+	defer cancel()
 	if s.opt.Pinger != nil {
-		pctx, cancel := s.storeCtx(ctx)
-		err := s.opt.Pinger.Ping(pctx)
-		cancel()
-		if err != nil {
+		if err := s.opt.Pinger.Ping(ctx); err != nil {
 			return ComponentHealth{Status: StatusDown, Detail: err.Error()}
 		}
+	}
+	if w := s.writeFailed.Load(); w != nil {
+		s.writeAgain(ctx, w)
 	}
 	if w := s.writeFailed.Load(); w != nil {
 		// It answers, but refuses tokens (full, read-only): each replica

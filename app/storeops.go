@@ -21,8 +21,9 @@ func (s *Cache) storeCtx(ctx context.Context) (context.Context, context.CancelFu
 // storeWrite is the outcome of the latest store write that failed, until
 // one succeeds: what Health reports about writes.
 type storeWrite struct {
-	detail string // the store's error, without secrets (stores never put one in an error)
-	at     time.Time
+	service string // whose token the store refused
+	detail  string // the store's error, without secrets (stores never put one in an error)
+	at      time.Time
 }
 
 // write puts tok in the store as service's token and records the outcome:
@@ -33,7 +34,7 @@ func (s *Cache) write(ctx context.Context, service string, tok domain.Token) boo
 	err := s.opt.Store.Put(ctx, service, tok)
 	if err != nil {
 		s.counters.storeWriteFailures.Add(1)
-		s.writeFailed.Store(&storeWrite{detail: err.Error(), at: s.opt.Clock.Now()})
+		s.writeFailed.Store(&storeWrite{service: service, detail: err.Error(), at: s.opt.Clock.Now()})
 		s.log.Warn("store write failed; token kept in this replica only", "service", service, "err", err)
 		return false
 	}
@@ -41,4 +42,28 @@ func (s *Cache) write(ctx context.Context, service string, tok domain.Token) boo
 		s.writeFailed.Store(nil)
 	}
 	return true
+}
+
+// writeAgain tries the refused write of w once more, so that Health sees
+// a store that takes writes again (a Redis back from an outage, no longer
+// full) without waiting for the next renewal, and the store gets the
+// token the other replicas could not read. It writes the near cache's
+// token only where the store holds none or an older one, and nothing when
+// the near cache holds no valid token: there is then nothing to refuse.
+func (s *Cache) writeAgain(ctx context.Context, w *storeWrite) {
+	e := s.entry(w.service)
+	var c *cached
+	if e != nil {
+		c = e.cur.Load()
+	}
+	if c == nil || c.tok.Expired(s.opt.Clock.Now()) {
+		s.writeFailed.CompareAndSwap(w, nil)
+		return
+	}
+	stored, err := s.opt.Store.Get(ctx, w.service)
+	if err == nil && !stored.IssuedAt.Before(c.tok.IssuedAt) {
+		s.writeFailed.CompareAndSwap(w, nil) // written since, by someone
+		return
+	}
+	s.write(ctx, w.service, c.tok)
 }

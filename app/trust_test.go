@@ -209,12 +209,23 @@ func TestStoreWriteFailuresShowInHealthAndCounters(t *testing.T) {
 		if h.Store.Status != app.StatusDegraded || !strings.Contains(h.Store.Detail, "read only") || h.Status != app.StatusDegraded {
 			t.Fatalf("Health = %+v; want the store DEGRADED with the reason", h)
 		}
+		// Health tries the refused write again: a store that takes writes
+		// again is UP without waiting for a renewal, and holds the token.
 		st.refusing.Store(false)
-		if _, err := svc.Refresh(t.Context(), "a"); err != nil {
-			t.Fatal(err)
-		}
 		if h := svc.Health(t.Context()); h.Store.Status != app.StatusUp || h.Status != app.StatusUp {
-			t.Fatalf("Health after a write succeeded = %+v", h)
+			t.Fatalf("Health once the store takes writes again = %+v", h)
+		}
+		stored := 0
+		for _, name := range []string{"a", "b", "c"} {
+			if _, err := mem.Get(t.Context(), name); err == nil {
+				stored++
+			}
+		}
+		if stored != 1 {
+			t.Fatalf("%d tokens in the store after Health, want the one refused last", stored)
+		}
+		if n := issuer.calls.Load(); n != 3 {
+			t.Fatalf("token service called %d times, want 3", n)
 		}
 	})
 }
