@@ -28,6 +28,7 @@ const (
 	codeMethodNotAllowed        = "method_not_allowed"
 	codeUnauthorized            = "unauthorized"
 	codeForbidden               = "forbidden"
+	codeBodyNotAllowed          = "request_body_not_allowed"
 )
 
 // statusClientClosedRequest is nginx's status for a request its client

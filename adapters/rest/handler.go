@@ -78,7 +78,7 @@ func NewHandler(svc Cache, opts Options) http.Handler {
 	e.RedirectFixedPath = false
 
 	// The logger wraps recovery so that it sees the 500 a panic becomes.
-	e.Use(a.logRequests, gin.CustomRecoveryWithWriter(nil, a.recovered))
+	e.Use(a.logRequests, gin.CustomRecoveryWithWriter(nil, a.recovered), a.refuseBody)
 	if a.auth != nil {
 		e.Use(a.authenticate)
 	}
