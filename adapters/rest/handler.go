@@ -55,8 +55,37 @@ var releaseMode sync.Once
 // unknown routes (404) and wrong methods (405), and panics recovered into
 // a JSON 500.
 func NewHandler(svc Cache, opts Options) http.Handler {
+	a, e := newEngine(svc, opts)
+
+	g := e.Group(BasePath)
+	g.GET("/token/:"+paramService, a.token)
+	g.GET("/bearer/:"+paramService, a.bearer)
+	g.POST("/refresh/:"+paramService, a.refresh)
+	g.DELETE("/evict/:"+paramService, a.evict)
+	g.GET("/status/:"+paramService, a.status)
+	g.GET("/status", a.statuses)
+	g.GET("/statistics", a.statistics)
+	g.GET("/health", a.health)
+	g.GET(OpenAPIPath, a.openAPI)
+
+	// Operations endpoints, outside the guide's API: probes and metrics.
+	e.GET(LivezPath, a.livez)
+	e.GET(ReadyzPath, a.readyz)
+	if opts.Metrics != nil {
+		e.GET(MetricsPath, gin.WrapH(opts.Metrics))
+	}
+
+	e.NoRoute(a.notFound)
+	e.NoMethod(a.methodNotAllowed)
+	return e
+}
+
+// newEngine is a gin engine with no routes yet and the middleware every
+// handler of this package runs: the request log, panic recovery, the body
+// refusal, Auth and Options.Middleware.
+func newEngine(svc Cache, opts Options) (*api, *gin.Engine) {
 	if svc == nil {
-		panic("rest: NewHandler needs a Cache")
+		panic("rest: a handler needs a Cache")
 	}
 	// Gin's debug mode prints a banner and every route to stdout; this
 	// service logs through slog only.
@@ -83,28 +112,7 @@ func NewHandler(svc Cache, opts Options) http.Handler {
 		e.Use(a.authenticate)
 	}
 	e.Use(opts.Middleware...)
-
-	g := e.Group(BasePath)
-	g.GET("/token/:"+paramService, a.token)
-	g.GET("/bearer/:"+paramService, a.bearer)
-	g.POST("/refresh/:"+paramService, a.refresh)
-	g.DELETE("/evict/:"+paramService, a.evict)
-	g.GET("/status/:"+paramService, a.status)
-	g.GET("/status", a.statuses)
-	g.GET("/statistics", a.statistics)
-	g.GET("/health", a.health)
-	g.GET(OpenAPIPath, a.openAPI)
-
-	// Operations endpoints, outside the guide's API: probes and metrics.
-	e.GET(LivezPath, a.livez)
-	e.GET(ReadyzPath, a.readyz)
-	if opts.Metrics != nil {
-		e.GET(MetricsPath, gin.WrapH(opts.Metrics))
-	}
-
-	e.NoRoute(a.notFound)
-	e.NoMethod(a.methodNotAllowed)
-	return e
+	return a, e
 }
 
 // api holds the endpoints. It is immutable after NewHandler.

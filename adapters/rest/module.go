@@ -15,7 +15,18 @@ type ServerConfig struct {
 	// 503, after the application starts stopping (see Server.DrainFirst).
 	// Zero stops accepting at once; readiness still goes to 503 first.
 	ShutdownDelay time.Duration
+	// Limits bound the API listener; zero fields take their defaults.
+	Limits Limits
+	// ManagementAddr, when not empty, is the host:port of a second
+	// listener serving NewManagementHandler with ManagementLimits, so that
+	// probes and metrics do not share the API port's connections. It
+	// starts before the API listener and stops after it.
+	ManagementAddr string
 }
+
+// ManagementServer is the management listener, or a nil Server when
+// ServerConfig.ManagementAddr is empty.
+type ManagementServer struct{ *Server }
 
 // Module serves the REST API while the fx application runs. It needs a
 // Cache and a ServerConfig; Options are optional. It provides the
@@ -24,6 +35,7 @@ var Module = fx.Module("rest",
 	fx.Provide(fx.Private, provideReadiness),
 	fx.Provide(fx.Private, provideHandler),
 	fx.Provide(provideServer),
+	fx.Provide(provideManagement),
 	// Nothing else depends on the server, so it is asked for here, or fx
 	// would never build it.
 	fx.Invoke(func(*Server) {}),
@@ -66,6 +78,10 @@ type serverParams struct {
 	Handler   http.Handler
 	Options   Options `optional:"true"`
 	Readiness *Readiness
+	// Management is asked for so that its hooks come first: it starts
+	// before the API and stops after it, answering /readyz 503 while the
+	// API drains.
+	Management ManagementServer
 }
 
 // provideServer ties the server to the application's life cycle: the hooks
@@ -73,7 +89,30 @@ type serverParams struct {
 // context.
 func provideServer(p serverParams) *Server {
 	s := NewServer(p.Config.Addr, p.Handler, p.Options.Logger)
+	s.SetLimits(p.Config.Limits)
 	s.DrainFirst(p.Readiness, p.Config.ShutdownDelay)
 	p.Lifecycle.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
 	return s
+}
+
+type managementParams struct {
+	fx.In
+
+	Lifecycle fx.Lifecycle
+	Config    ServerConfig
+	Service   Cache
+	Options   Options `optional:"true"`
+	Readiness *Readiness
+}
+
+func provideManagement(p managementParams) ManagementServer {
+	if p.Config.ManagementAddr == "" {
+		return ManagementServer{}
+	}
+	opts := p.Options
+	opts.Readiness = p.Readiness
+	s := NewServer(p.Config.ManagementAddr, NewManagementHandler(p.Service, opts), p.Options.Logger)
+	s.SetLimits(ManagementLimits)
+	p.Lifecycle.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
+	return ManagementServer{s}
 }
