@@ -35,7 +35,7 @@ func options(cfg config.Config, logger *slog.Logger) []fx.Option {
 		fx.Provide(func(m *metrics.Metrics) embedded.Instrumentation { return m }),
 		embedded.Module,
 		fx.Provide(func(s *app.Cache) rest.Cache { return s }),
-		fx.Supply(rest.ServerConfig{Addr: cfg.Server.Addr()}),
+		fx.Supply(restServerConfig(cfg)),
 		fx.Provide(func() (*rest.Auth, error) { return rest.NewAuth(restAuthOptions(cfg, logger)) }),
 		fx.Provide(func(auth *rest.Auth, m *metrics.Metrics) rest.Options {
 			return rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler()}
@@ -43,6 +43,23 @@ func options(cfg config.Config, logger *slog.Logger) []fx.Option {
 		rest.Module,
 		fx.Invoke(observe),
 		fx.Invoke(logStarted),
+	}
+}
+
+// restServerConfig maps the SERVER_* and MANAGEMENT_PORT keys onto the
+// REST adapter's listeners.
+func restServerConfig(cfg config.Config) rest.ServerConfig {
+	s := cfg.Server
+	return rest.ServerConfig{
+		Addr: s.Addr(),
+		Limits: rest.Limits{
+			ReadTimeout:    s.ReadTimeout,
+			WriteTimeout:   cfg.ServerWriteTimeout(),
+			IdleTimeout:    s.IdleTimeout,
+			MaxHeaderBytes: s.MaxHeaderBytes,
+			MaxConnections: s.MaxConnections,
+		},
+		ManagementAddr: s.ManagementAddr(),
 	}
 }
 
@@ -65,7 +82,7 @@ func observe(m *metrics.Metrics, svc *app.Cache, auth *rest.Auth) error {
 	return m.ObserveAuth(auth)
 }
 
-func logStarted(lc fx.Lifecycle, cfg config.Config, srv *rest.Server, logger *slog.Logger) {
+func logStarted(lc fx.Lifecycle, cfg config.Config, srv *rest.Server, mgmt rest.ManagementServer, logger *slog.Logger) {
 	lc.Append(fx.StartHook(func(context.Context) {
 		attrs := []any{
 			"addr", srv.Addr(),
@@ -74,6 +91,9 @@ func logStarted(lc fx.Lifecycle, cfg config.Config, srv *rest.Server, logger *sl
 			"clientId", cfg.TokenService.ClientID,
 			"renewalBuffer", cfg.Cache.RenewalBuffer,
 			"version", version,
+		}
+		if mgmt.Server != nil {
+			attrs = append(attrs, "managementAddr", mgmt.Addr())
 		}
 		if cfg.Cache.Type == config.CacheRedis {
 			attrs = append(attrs, "redisMode", string(cfg.Redis.Mode()), "redisAddrs", cfg.Redis.DialAddrs())
