@@ -17,4 +17,10 @@
 // Access control is optional: with an Auth (NewAuth) the endpoints that
 // hand out tokens or change the cache need an API key, compared in
 // constant time; see Auth for which endpoints and how.
+//
+// The Server bounds what a client can hold (Limits): request and answer
+// times, header bytes and open connections. A request with a body is
+// refused unread (413), since no endpoint takes one. An optional second
+// listener (NewManagementHandler, ServerConfig.ManagementAddr) serves the
+// probes, the health endpoint and the metrics apart from the API port.
 package rest
