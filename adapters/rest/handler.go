@@ -39,6 +39,10 @@ type Options struct {
 	// one to Server.DrainFirst. Default: one that never drains, so that
 	// /readyz follows the cache's health only.
 	Readiness *Readiness
+	// Observer, when not nil, is told of every request answered: its route
+	// template, method, status and duration (adapters/metrics counts them).
+	// Nil costs the requests nothing.
+	Observer RequestObserver
 }
 
 // BasePath is the prefix of every endpoint.
@@ -77,6 +81,9 @@ func NewHandler(svc Cache, opts Options) http.Handler {
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
 
+	if opts.Observer != nil {
+		e.Use(observeRequests(opts.Observer))
+	}
 	// The logger wraps recovery so that it sees the 500 a panic becomes.
 	e.Use(a.logRequests, gin.CustomRecoveryWithWriter(nil, a.recovered))
 	if a.auth != nil {
