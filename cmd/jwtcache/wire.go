@@ -38,7 +38,7 @@ func options(cfg config.Config, logger *slog.Logger) []fx.Option {
 		fx.Supply(rest.ServerConfig{Addr: cfg.Server.Addr()}),
 		fx.Provide(func() (*rest.Auth, error) { return rest.NewAuth(restAuthOptions(cfg, logger)) }),
 		fx.Provide(func(auth *rest.Auth, m *metrics.Metrics) rest.Options {
-			return rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler()}
+			return rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler(), Observer: m}
 		}),
 		rest.Module,
 		fx.Invoke(observe),
