@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jwtcache/jwtcache/app"
 	"github.com/jwtcache/jwtcache/domain"
@@ -39,6 +40,11 @@ type Options struct {
 	// one to Server.DrainFirst. Default: one that never drains, so that
 	// /readyz follows the cache's health only.
 	Readiness *Readiness
+	// TracerProvider, when not nil, traces every request: one server span
+	// named after the route template, continuing the caller's W3C trace
+	// context, in the context the core and the store are called with. Nil
+	// adds no middleware and costs the requests nothing.
+	TracerProvider trace.TracerProvider
 	// Observer, when not nil, is told of every request answered: its route
 	// template, method, status and duration (adapters/metrics counts them).
 	// Nil costs the requests nothing.
@@ -81,6 +87,9 @@ func NewHandler(svc Cache, opts Options) http.Handler {
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
 
+	if opts.TracerProvider != nil {
+		e.Use(traceRequests(opts.TracerProvider))
+	}
 	if opts.Observer != nil {
 		e.Use(observeRequests(opts.Observer))
 	}
