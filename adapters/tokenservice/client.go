@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/jwtcache/jwtcache/domain"
 )
 
@@ -31,6 +33,10 @@ type client struct {
 	audience string
 	grant    string
 	timeout  time.Duration
+	// spanName and spanAttrs start the span of each token request (see
+	// spanStart).
+	spanName  string
+	spanAttrs []attribute.KeyValue
 
 	// mu guards rejected and until: when until is after now, rejected (the
 	// last invalid_client or unauthorized_client answer, finished) is
@@ -83,6 +89,7 @@ func newClient(o ClientOptions, keys keyCache) (*client, error) {
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
 	}
+	c.spanName, c.spanAttrs = c.spanStart()
 	switch o.AuthMethod {
 	case AuthClientSecretBasic, AuthClientSecretPost:
 		if o.ClientSecret == "" && o.PrivateKeyFile != "" {
