@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 
 	"github.com/jwtcache/jwtcache/adapters/memory"
@@ -48,6 +49,10 @@ type Options struct {
 	// Instrument, when set, wraps the issuer, store and locker the core
 	// drives, to observe them (adapters/metrics.Metrics does). Optional.
 	Instrument Instrumentation
+	// TracerProvider, when set, traces the token requests (a client span
+	// each, with W3C traceparent sent to the token service) and the Redis
+	// commands run inside a span. Optional: nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Instrumentation wraps the ports the core drives with decorators that
@@ -86,8 +91,10 @@ func New(cfg config.Config, opts Options) (*app.Cache, error) {
 		if !cfg.TokenService.Configured() {
 			return nil, errors.New("jwtcache: JWT_TOKEN_SERVICE_URL (jwt.token.service.url) is not set")
 		}
+		io := issuerOptions(cfg, opts.Clock)
+		io.TracerProvider = opts.TracerProvider
 		var err error
-		if issuer, err = tokenservice.New(issuerOptions(cfg, opts.Clock)); err != nil {
+		if issuer, err = tokenservice.New(io); err != nil {
 			return nil, err
 		}
 	}
@@ -125,6 +132,7 @@ func newStore(cfg config.Config, opts Options) (builtStore, error) {
 			return builtStore{}, err
 		}
 		ro.EncryptionKeys = keys
+		ro.TracerProvider = opts.TracerProvider
 		s, err := redisstore.New(ro)
 		if err != nil {
 			return builtStore{}, err
@@ -251,10 +259,12 @@ type params struct {
 	Logger    *slog.Logger `optional:"true"`
 	// Instrument is an optional Instrumentation in the graph.
 	Instrument Instrumentation `optional:"true"`
+	// TracerProvider is an optional trace.TracerProvider in the graph.
+	TracerProvider trace.TracerProvider `optional:"true"`
 }
 
 func provide(p params) (*app.Cache, error) {
-	svc, err := New(p.Config, Options{Logger: p.Logger, Instrument: p.Instrument})
+	svc, err := New(p.Config, Options{Logger: p.Logger, Instrument: p.Instrument, TracerProvider: p.TracerProvider})
 	if err != nil {
 		return nil, err
 	}
