@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
@@ -37,8 +38,9 @@ func options(cfg config.Config, logger *slog.Logger) []fx.Option {
 		fx.Provide(func(s *app.Cache) rest.Cache { return s }),
 		fx.Supply(rest.ServerConfig{Addr: cfg.Server.Addr()}),
 		fx.Provide(func() (*rest.Auth, error) { return rest.NewAuth(restAuthOptions(cfg, logger)) }),
-		fx.Provide(func(auth *rest.Auth, m *metrics.Metrics) rest.Options {
-			return rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler(), Observer: m}
+		tracingModule,
+		fx.Provide(func(auth *rest.Auth, m *metrics.Metrics, tp trace.TracerProvider) rest.Options {
+			return rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler(), Observer: m, TracerProvider: tp}
 		}),
 		rest.Module,
 		fx.Invoke(observe),
