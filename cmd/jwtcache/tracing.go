@@ -35,7 +35,6 @@ const (
 	envTracesEndpoint  = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 	envProtocol        = "OTEL_EXPORTER_OTLP_PROTOCOL"
 	envTracesProtocol  = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
-	otlpHTTPProtobuf   = "http/protobuf"
 	defaultServiceName = "jwtcache"
 )
 
@@ -68,8 +67,10 @@ func tracingWanted(getenv func(string) string) (bool, error) {
 		}
 	}
 	for _, name := range []string{envProtocol, envTracesProtocol} {
-		if v := strings.TrimSpace(getenv(name)); v != "" && v != otlpHTTPProtobuf {
-			errs = append(errs, fmt.Errorf("%s: %q is not supported: jwtcache sends traces over OTLP/HTTP (%s)", name, v, otlpHTTPProtobuf))
+		switch v := strings.TrimSpace(getenv(name)); v {
+		case "", "http/protobuf", "http/json":
+		default:
+			errs = append(errs, fmt.Errorf("%s: %q is not supported: jwtcache sends traces over OTLP/HTTP (http/protobuf or http/json)", name, v))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

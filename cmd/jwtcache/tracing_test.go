@@ -324,7 +324,8 @@ func TestTracingWanted(t *testing.T) {
 		{"http/protobuf", map[string]string{envEndpoint: ep, envProtocol: "http/protobuf", envTracesProtocol: "http/protobuf"}, true, ""},
 		{"exporter zipkin", map[string]string{envEndpoint: ep, envTracesExporter: "zipkin"}, false, envTracesExporter},
 		{"grpc", map[string]string{envEndpoint: ep, envProtocol: "grpc"}, false, envProtocol},
-		{"traces json", map[string]string{envEndpoint: ep, envTracesProtocol: "http/json"}, false, envTracesProtocol},
+		{"traces json", map[string]string{envEndpoint: ep, envTracesProtocol: "http/json"}, true, ""},
+		{"traces grpc", map[string]string{envEndpoint: ep, envTracesProtocol: "grpc"}, false, envTracesProtocol},
 		{"no scheme", map[string]string{envEndpoint: "collector:4318"}, false, envEndpoint},
 		{"no host", map[string]string{envTracesEndpoint: "http:///v1/traces"}, false, envTracesEndpoint},
 	} {
