@@ -158,3 +158,13 @@ func histogram(t *testing.T, m *Metrics, name, route, method string) *dto.Histog
 	t.Fatalf("no %s{route=%q,method=%q}", name, route, method)
 	return nil
 }
+
+// BenchmarkObserveRequest is what counting one REST request costs, clock
+// reads excluded (the REST adapter's middleware adds two).
+func BenchmarkObserveRequest(b *testing.B) {
+	m := New(Options{Logger: quiet})
+	b.ReportAllocs()
+	for b.Loop() {
+		m.ObserveRequest(tokenRoute, "GET", 200, 300*time.Microsecond)
+	}
+}
