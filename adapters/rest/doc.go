@@ -16,4 +16,11 @@
 // Access control is optional: with an Auth (NewAuth) the endpoints that
 // hand out tokens or change the cache need an API key, compared in
 // constant time; see Auth for which endpoints and how.
+//
+// Observation is optional too, and costs nothing when off: an Observer
+// (adapters/metrics) is told of every answered request by route template,
+// method and status; a TracerProvider gives every request a server span
+// that continues the caller's W3C trace context. Tracing uses the
+// OpenTelemetry API only: a program using this package links the SDK only
+// if it sets one up itself.
 package rest
