@@ -11,6 +11,11 @@ FUZZTIME  ?= 30s
 
 export PATH := $(PATH):/usr/local/go/bin:$(shell $(GO) env GOPATH 2>/dev/null)/bin
 
+# The OTLP/HTTP trace exporter imports gRPC (open-telemetry/opentelemetry-go
+# #2579), whose x/net/trace defeats the linker's dead-code elimination:
+# 37 MB instead of 24 MB stripped. jwtcache uses no gRPC, so nothing is lost.
+export GOFLAGS += -tags=grpcnotrace
+
 .PHONY: all build run test test-short bench soak fuzz generate fmt vet check-generate clean
 
 all: build test

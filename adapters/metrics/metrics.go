@@ -24,6 +24,10 @@ type Options struct {
 	Buckets []float64
 	// Version, when set, is exported as jwtcache_build_info{version}.
 	Version string
+	// HTTPBuckets are the upper bounds, in seconds, of the REST latency
+	// histogram (jwtcache_http_request_duration_seconds). Default:
+	// DefaultHTTPBuckets.
+	HTTPBuckets []float64
 }
 
 // DefaultBuckets are the latency histogram's buckets: a token endpoint
@@ -45,6 +49,7 @@ type Metrics struct {
 	storeErrors  [numOperations]prometheus.Counter
 	lockAcquired prometheus.Counter
 	lockContend  prometheus.Counter
+	http         *httpMetrics
 
 	mu sync.Mutex
 	// observedCache and observedAuth guard against registering a second
@@ -92,7 +97,9 @@ func New(opts Options) *Metrics {
 		Namespace: namespace, Name: "lock_contended_total",
 		Help: "Attempts to take a renewal lock that another renewer held; a waiting renewer retries, so one wait may count several.",
 	})
+	m.http = newHTTPMetrics(opts.HTTPBuckets)
 	m.reg.MustRegister(requests, latency, storeErrors, m.lockAcquired, m.lockContend,
+		m.http.requests, m.http.duration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

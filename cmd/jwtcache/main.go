@@ -98,6 +98,14 @@ func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int
 		return exitConfig
 	}
 	logger := newLogger(cfg.Log, stderr)
+	tracing, err := tracingWanted(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "jwtcache: invalid configuration:\n%v\n", err)
+		return exitConfig
+	}
+	if tracing {
+		logger = slog.New(traceHandler{logger.Handler()})
+	}
 	redis.SetLogger(redisLogger{logger})
 	if cfg.Origin.File != "" {
 		logger.Info("configuration file read", "file", cfg.Origin.File)
