@@ -8,6 +8,10 @@ PKGS      := ./...
 BENCHTIME ?= 1s
 SOAK      ?= 8m
 FUZZTIME  ?= 30s
+# The version stamped into the binary; empty outside a git checkout, where
+# the binary reports what the go command recorded instead.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS   := -X main.version=$(VERSION)
 
 export PATH := $(PATH):/usr/local/go/bin:$(shell $(GO) env GOPATH 2>/dev/null)/bin
 
@@ -16,7 +20,7 @@ export PATH := $(PATH):/usr/local/go/bin:$(shell $(GO) env GOPATH 2>/dev/null)/b
 all: build test
 
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/jwtcache
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/jwtcache
 
 # The development setup: memory store, and a built-in token service that
 # signs real JWTs (it says so loudly in the log). Point JWT_TOKEN_SERVICE_URL
