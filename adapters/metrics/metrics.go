@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,7 +23,8 @@ type Options struct {
 	// Buckets are the upper bounds, in seconds, of the token-service
 	// latency histogram. Default: DefaultBuckets.
 	Buckets []float64
-	// Version, when set, is exported as jwtcache_build_info{version}.
+	// Version, when set, is exported as jwtcache_build_info{version},
+	// beside the Go release the binary was built with (goversion).
 	Version string
 	// HTTPBuckets are the upper bounds, in seconds, of the REST latency
 	// histogram (jwtcache_http_request_duration_seconds). Default:
@@ -106,8 +108,8 @@ func New(opts Options) *Metrics {
 	if opts.Version != "" {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "build_info",
-			Help:        "Always 1; its version label is the running jwtcache's version.",
-			ConstLabels: prometheus.Labels{"version": opts.Version},
+			Help:        "Always 1; its labels are the running jwtcache's version and the Go release it was built with.",
+			ConstLabels: prometheus.Labels{"version": opts.Version, "goversion": runtime.Version()},
 		}, func() float64 { return 1 }))
 	}
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{

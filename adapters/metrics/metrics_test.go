@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -382,7 +383,7 @@ func TestScrape(t *testing.T) {
 		{"jwtcache_lock_acquired_total", nil, 3},
 		{"jwtcache_api_auth_failures_total", []string{"reason", "unauthorized"}, 4},
 		{"jwtcache_api_auth_failures_total", []string{"reason", "forbidden"}, 2},
-		{"jwtcache_build_info", []string{"version", "v1.2.3"}, 1},
+		{"jwtcache_build_info", []string{"version", "v1.2.3", "goversion", runtime.Version()}, 1},
 	} {
 		if got := mustValue(t, m, tc.name, tc.labels...); got != tc.want {
 			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)

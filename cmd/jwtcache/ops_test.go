@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -216,7 +217,7 @@ func TestBinaryMetricsProbesAndOpenAPI(t *testing.T) {
 		`jwtcache_api_auth_failures_total{reason="unauthorized"} 2`,
 		`jwtcache_tokens{state="active"} 1`,
 		`jwtcache_token_seconds_until_expiry{service="kyc"} 3`,
-		`jwtcache_build_info{version="dev"} 1`,
+		`jwtcache_build_info{goversion="` + runtime.Version() + `",version="` + binaryVersion(t, jwtcacheBinary(t), "--version") + `"} 1`,
 		"go_goroutines ",
 		"process_resident_memory_bytes ",
 	} {
