@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -113,6 +114,19 @@ type Options struct {
 	// DefaultNegativeCache; negative turns it off.
 	NegativeCache time.Duration
 
+	// MinTokenLifetime is the least a new token must have left when it
+	// arrives; a token that leaves less (an exp in the past, or just
+	// ahead, while expires_in promised an hour) is refused as a
+	// BadResponse error wrapping ErrDeadToken and never returned. For a
+	// token whose expires_in is shorter than four times this, the bar is a
+	// quarter of expires_in. Default DefaultMinTokenLifetime; negative
+	// refuses only tokens already expired.
+	MinTokenLifetime time.Duration
+	// Logger receives a warning, once per service and episode, when the
+	// token service issues dead tokens; never a token. Optional; default
+	// slog.Default().
+	Logger *slog.Logger
+
 	// MaxBodyBytes bounds the response body; default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// HTTPClient sends the requests. Optional; the default client does not
@@ -163,6 +177,7 @@ type Issuer struct {
 	clock    ports.Clock
 	strict   bool
 	negative time.Duration
+	life     *lifeCheck
 	// def is the client of every service not in services.
 	def *client
 	// services holds the clients of Options.Services. Read-only after New.
@@ -184,6 +199,7 @@ func New(opts Options) (*Issuer, error) {
 		clock:    opts.Clock,
 		strict:   opts.Strict,
 		negative: cmp.Or(opts.NegativeCache, DefaultNegativeCache),
+		life:     &lifeCheck{min: max(cmp.Or(opts.MinTokenLifetime, DefaultMinTokenLifetime), 0), log: cmp.Or(opts.Logger, slog.Default())},
 	}
 	if i.http == nil {
 		i.http = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -286,7 +302,8 @@ func (i *Issuer) clientFor(service string) (*client, error) {
 // token, which is somewhere in between, so counting from the start never
 // puts the expiry later than the server meant. A JWT's exp claim, written
 // in whole seconds and so often a little earlier still, wins when it is
-// earlier: that is the instant resource servers check.
+// earlier: that is the instant resource servers check. A token that then
+// leaves less than Options.MinTokenLifetime is refused (ErrDeadToken).
 //
 // A failure is a *domain.TokenServiceError with Service set, except when
 // ctx is cancelled: then the error wraps ctx.Err() (errors.Is(err,
@@ -355,7 +372,10 @@ func (i *Issuer) issue(ctx context.Context, c *client, service string) (_ domain
 	if err != nil {
 		return domain.Token{}, assertion, &domain.TokenServiceError{Kind: domain.BadResponse, Service: service, HTTPStatus: resp.StatusCode, Err: err}
 	}
-	tok, err := parseToken(respBody, c.scope, start)
+	tok, promised, err := parseToken(respBody, c.scope, start)
+	if err == nil {
+		err = i.life.check(service, tok, promised, i.clock.Now())
+	}
 	if err != nil {
 		var tse *domain.TokenServiceError
 		if errors.As(err, &tse) {
