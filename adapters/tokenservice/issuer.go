@@ -420,9 +420,11 @@ func transportError(ctx, reqCtx context.Context, service string, err error) erro
 	return &domain.TokenServiceError{Kind: domain.Unreachable, Service: service, Err: err}
 }
 
-// errorResponse classifies a non-2xx answer: Rejected when it carries an
-// RFC 6749 §5.2 error body, BadResponse otherwise. readErr is
-// ErrBodyTooLarge or nil.
+// errorResponse classifies a non-2xx answer: Unreachable for a 429 (the
+// token service asks us to wait: unavailable for now, with its
+// Retry-After; an RFC 6749 code such as slow_down is kept), else Rejected
+// when it carries an RFC 6749 §5.2 error body, BadResponse otherwise.
+// readErr is ErrBodyTooLarge or nil.
 func errorResponse(service string, resp *http.Response, body []byte, readErr error, now time.Time) error {
 	e := &domain.TokenServiceError{
 		Kind:       domain.BadResponse,
@@ -431,13 +433,23 @@ func errorResponse(service string, resp *http.Response, body []byte, readErr err
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), now),
 		Err:        readErr,
 	}
+	tooMany := resp.StatusCode == http.StatusTooManyRequests
+	if tooMany {
+		e.Kind = domain.Unreachable
+	}
 	if readErr != nil {
 		return e
 	}
 	if code, desc, ok := parseOAuthError(body); ok {
-		e.Kind, e.Code, e.Description = domain.Rejected, code, desc
+		e.Code, e.Description = code, desc
+		if !tooMany {
+			e.Kind = domain.Rejected
+		}
 		return e
 	}
 	e.Err = ErrUnexpectedStatus
+	if tooMany {
+		e.Err = ErrTooManyRequests
+	}
 	return e
 }

@@ -38,6 +38,10 @@ var (
 	// arrived (see Options.MinTokenLifetime); it wraps ErrBadExpiry. It
 	// usually means the token service's clock is wrong.
 	ErrDeadToken = fmt.Errorf("%w: the token expires before it is of any use (is the token service's clock wrong?)", ErrBadExpiry)
+	// ErrTooManyRequests: a 429 answer without an RFC 6749 §5.2 error
+	// body, wrapped by an Unreachable error: the token service asks to be
+	// left alone for a while (Retry-After), it did not refuse the client.
+	ErrTooManyRequests = errors.New("HTTP 429 Too Many Requests: the token service asks to retry later")
 	// ErrUnexpectedStatus: a non-2xx answer without an RFC 6749 §5.2 error
 	// body.
 	ErrUnexpectedStatus = errors.New("unexpected HTTP status without an RFC 6749 error body")
