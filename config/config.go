@@ -96,9 +96,10 @@ type TokenServiceConfig struct {
 	GrantType string
 	// Timeout bounds one token request.
 	Timeout time.Duration
-	// NegativeCache is how long an invalid_client or unauthorized_client
-	// answer is remembered and repeated without asking the token service
-	// again; 0 turns it off.
+	// NegativeCache is how long a definitive refusal (invalid_client,
+	// unauthorized_client, invalid_scope, invalid_request, invalid_grant,
+	// unsupported_grant_type) is remembered and repeated without asking the
+	// token service again; 0 turns it off.
 	NegativeCache time.Duration
 	// Services holds the per-service clients of the YAML mapping
 	// jwt.services, by service name; a name not listed uses the fields

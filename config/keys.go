@@ -78,7 +78,7 @@ var table = []entry{
 		def:     "10s",
 		binding: durationValue(func(c *Config) *time.Duration { return &c.TokenService.Timeout }, time.Second, positive)},
 	{KeyDoc: KeyDoc{Env: "JWT_TOKEN_NEGATIVE_CACHE", YAML: "jwt.token.negative-cache", Type: durSeconds,
-		Meaning: "how long an invalid_client or unauthorized_client answer is remembered per client and repeated without asking the token service again; 0 turns it off"},
+		Meaning: "how long a definitive refusal (invalid_client, unauthorized_client, invalid_scope, invalid_request, invalid_grant, unsupported_grant_type) is remembered per client and repeated without asking the token service again; 0 turns it off"},
 		def:     "30s",
 		binding: durationValue(func(c *Config) *time.Duration { return &c.TokenService.NegativeCache }, time.Second, nonNegative)},
 	{KeyDoc: KeyDoc{Env: "JWT_STRICT_SERVICES", YAML: "jwt.services-strict", Type: "boolean (true/false, yes/no, on/off, 1/0)",

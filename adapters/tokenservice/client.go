@@ -12,9 +12,10 @@ import (
 )
 
 // ErrCachedRejection is wrapped by the error Issue returns from the negative
-// cache: a copy of the token service's recent invalid_client or
-// unauthorized_client answer to the same client, returned without asking
-// again.
+// cache: a copy of the token service's recent definitive refusal
+// (invalid_client, unauthorized_client, invalid_scope, invalid_request,
+// invalid_grant or unsupported_grant_type) of the same client, returned
+// without asking again.
 var ErrCachedRejection = errors.New("cached answer: the token service rejected this client moments ago and is not asked again yet")
 
 // client is who asks for a token, where and for what, with the negative
@@ -33,7 +34,7 @@ type client struct {
 	timeout  time.Duration
 
 	// mu guards rejected and until: when until is after now, rejected (the
-	// last invalid_client or unauthorized_client answer, finished) is
+	// last definitive refusal, finished) is
 	// returned instead of making a request.
 	mu       sync.Mutex
 	rejected domain.TokenServiceError
@@ -158,15 +159,29 @@ func (c *client) finish(err error, assertion string) error {
 	return err
 }
 
-// clientRejected reports whether err says the client itself is wrong
-// (RFC 6749 §5.2): its credentials, or its right to this grant. Asking
-// again with the same client cannot help until someone changes something.
+// definitiveCodes are the RFC 6749 §5.2 errors that refuse the request
+// itself: the client's credentials or rights, or the scope, audience or
+// grant it asks for. A client sends the same request every time, so asking
+// again cannot help until someone changes the configuration. Errors that
+// say "later" (temporarily_unavailable, server_error, slow_down) are not
+// among them, nor codes RFC 6749 does not define.
+var definitiveCodes = map[string]bool{
+	"invalid_client":         true,
+	"unauthorized_client":    true,
+	"invalid_scope":          true,
+	"invalid_request":        true,
+	"invalid_grant":          true,
+	"unsupported_grant_type": true,
+}
+
+// clientRejected reports whether err is a definitive refusal of the
+// client's request (definitiveCodes).
 func clientRejected(err error) (*domain.TokenServiceError, bool) {
 	var tse *domain.TokenServiceError
 	if !errors.As(err, &tse) || tse.Kind != domain.Rejected {
 		return nil, false
 	}
-	return tse, tse.Code == "invalid_client" || tse.Code == "unauthorized_client"
+	return tse, definitiveCodes[tse.Code]
 }
 
 // remember keeps err for ttl when it rejects the client.

@@ -12,9 +12,11 @@
 // Each service may have a client of its own (Options.Services): its own
 // token endpoint, client id, credentials, scope, audience and timeout.
 // Clients authenticate with client_secret_basic, client_secret_post or
-// private_key_jwt (RFC 7523). A client the token service has just called
-// invalid or unauthorized is not sent again for a while (the negative
-// cache), so that a misconfigured client cannot hammer the token service.
+// private_key_jwt (RFC 7523). A client whose request the token service has
+// just refused for good (invalid_client, unauthorized_client,
+// invalid_scope, invalid_request, invalid_grant, unsupported_grant_type)
+// is not sent again for a while (the negative cache), so that a
+// misconfigured client cannot hammer the token service.
 package tokenservice
 
 import (
@@ -45,8 +47,9 @@ const (
 	// DefaultMaxBodyBytes bounds the response body read; a token response
 	// is a few KiB at most.
 	DefaultMaxBodyBytes int64 = 64 << 10
-	// DefaultNegativeCache is how long an invalid_client or
-	// unauthorized_client answer is repeated without asking again.
+	// DefaultNegativeCache is how long a definitive refusal
+	// (invalid_client, invalid_scope, ...) is repeated without asking
+	// again.
 	DefaultNegativeCache = 30 * time.Second
 )
 
@@ -107,8 +110,10 @@ type Options struct {
 	// Strict refuses every service not in Services: Issue returns an error
 	// wrapping domain.ErrUnknownService without any request.
 	Strict bool
-	// NegativeCache is how long a client's invalid_client or
-	// unauthorized_client answer is remembered: meanwhile Issue returns a
+	// NegativeCache is how long a client's definitive refusal
+	// (invalid_client, unauthorized_client, invalid_scope,
+	// invalid_request, invalid_grant, unsupported_grant_type) is
+	// remembered: meanwhile Issue returns a
 	// copy of it (wrapping ErrCachedRejection) without asking the token
 	// service, so that a misconfigured client cannot hammer it. Default
 	// DefaultNegativeCache; negative turns it off.
@@ -310,8 +315,8 @@ func (i *Issuer) clientFor(service string) (*client, error) {
 // context.Canceled) holds); and except for a service a strict issuer does
 // not know: then it wraps domain.ErrUnknownService and no request is made.
 // A deadline, ctx's or the client's timeout, is a Timeout error that wraps
-// context.DeadlineExceeded. While the token service's invalid_client or
-// unauthorized_client answer to the client is remembered (see
+// context.DeadlineExceeded. While the token service's definitive refusal
+// of the client is remembered (see
 // Options.NegativeCache), Issue returns a copy of it for service, wrapping
 // ErrCachedRejection, and makes no request.
 func (i *Issuer) Issue(ctx context.Context, service string) (domain.Token, error) {
