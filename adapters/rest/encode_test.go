@@ -128,9 +128,10 @@ func TestClip(t *testing.T) {
 	}{
 		{"short", 10, "short"},
 		{"exactly", 7, "exactly"},
-		{"abcdef", 3, "abc"},
-		{"aé", 2, "a"}, // é is two bytes: not split
-		{"日本", 4, "日"},
+		{"abcdefgh", 6, "abc…"},
+		{"aé", 2, "a"},           // é is two bytes: not split
+		{"日本語", 8, "日…"},         // nor is 本
+		{"ae\u0301bcd", 6, "a…"}, // nor e and its combining accent
 	} {
 		if got := clip(tt.s, tt.n); got != tt.want {
 			t.Errorf("clip(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)

@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/internal/textclip"
 )
 
 // The stable error codes of the "error" field. Clients may branch on them;
@@ -137,13 +137,5 @@ func retryAfterValue(d time.Duration) string {
 	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
 }
 
-// clip cuts s to at most n bytes without splitting a UTF-8 sequence.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+// clip cuts s to at most n bytes on a character boundary, marking the cut.
+func clip(s string, n int) string { return textclip.Clip(s, n) }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/jwtcache/jwtcache/adapters/tokenservice"
 	"github.com/jwtcache/jwtcache/domain"
@@ -49,5 +50,38 @@ func TestTokenService429(t *testing.T) {
 				t.Errorf("message %q does not say the token service answered 429", msg)
 			}
 		})
+	}
+}
+
+// TestTokenServiceDescriptionCut: a long multi-byte error_description
+// reaches the API's message cut on a character boundary and marked, not
+// cut again at 200 bytes in the middle of a word.
+func TestTokenServiceDescriptionCut(t *testing.T) {
+	desc := strings.Repeat("Zugriff verweigert für diesen Client ", 10)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"error":"invalid_scope","error_description":"`+desc+`"}`)
+	}))
+	defer ts.Close()
+	iss, err := tokenservice.New(tokenservice.Options{URL: ts.URL, ClientID: "c", ClientSecret: "s3cret-value"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := newTestHandler(&fakeService{token: func(ctx context.Context, service string) (domain.Token, error) {
+		return iss.Issue(ctx, service)
+	}})
+	_, body := do(t, h, http.MethodGet, "/api/v1/jwt/token/kyc")
+	msg, _ := body["message"].(string)
+	_, got, ok := strings.Cut(msg, "invalid_scope: ")
+	if !ok || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") {
+		t.Fatalf("message %q: want the description, valid UTF-8, its cut marked", msg)
+	}
+	kept := strings.TrimSuffix(got, "…")
+	if !strings.HasPrefix(desc, kept) || len(kept) < 150 {
+		t.Errorf("kept %q is not a long prefix of the description", kept)
+	}
+	if next := desc[len(kept):]; next != "" && next[0] != ' ' {
+		t.Errorf("the cut after %q falls inside a word", kept)
 	}
 }

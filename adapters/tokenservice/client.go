@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/internal/textclip"
 )
 
 // ErrCachedRejection is wrapped by the error Issue returns from the negative
@@ -154,8 +155,8 @@ func (c *client) finish(err error, assertion string) error {
 		r := strings.NewReplacer(pairs...)
 		tse.Code, tse.Description = r.Replace(tse.Code), r.Replace(tse.Description)
 	}
-	tse.Code = truncate(tse.Code, maxCodeLen)
-	tse.Description = truncate(tse.Description, maxDescriptionLen)
+	tse.Code = textclip.Clip(tse.Code, maxCodeLen)
+	tse.Description = textclip.Clip(tse.Description, maxDescriptionLen)
 	return err
 }
 

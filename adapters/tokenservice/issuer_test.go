@@ -305,7 +305,7 @@ func TestIssueErrors(t *testing.T) {
 		{name: "secret echoed in description", handler: answer(400, `{"error":"invalid_client","error_description":"secret `+secret+` or `+url.QueryEscape(secret)+` is wrong"}`),
 			kind: domain.Rejected, status: 400, code: "invalid_client", desc: "secret [redacted] or [redacted] is wrong"},
 		{name: "secret at the cut is redacted whole", handler: answer(400, `{"error":"invalid_client","error_description":"`+strings.Repeat("y", 195)+secret+`"}`),
-			kind: domain.Rejected, status: 400, code: "invalid_client", desc: strings.Repeat("y", 195) + "[red…"},
+			kind: domain.Rejected, status: 400, code: "invalid_client", desc: strings.Repeat("y", 195) + "[r…"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,7 +47,9 @@ var (
 	ErrUnexpectedStatus = errors.New("unexpected HTTP status without an RFC 6749 error body")
 )
 
-// Limits on what of the server's error text reaches an error message.
+// Limits, in bytes, on what of the server's error text reaches an error
+// message; a longer text is cut on a character boundary, the cut marked
+// (textclip.Clip).
 const (
 	maxDescriptionLen = 200
 	maxCodeLen        = 64
@@ -238,14 +240,4 @@ func clean(s string) string {
 		}
 		return r
 	}, s))
-}
-
-// truncate cuts s to at most max runes, the last one an ellipsis when
-// something was cut.
-func truncate(s string, max int) string {
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:max-1]) + "…"
 }
