@@ -101,6 +101,14 @@ type TokenServiceConfig struct {
 	// unsupported_grant_type) is remembered and repeated without asking the
 	// token service again; 0 turns it off.
 	NegativeCache time.Duration
+	// MinTokenLifetime is the least a new token must have left when it
+	// arrives, or it is refused (a quarter of expires_in for tokens whose
+	// expires_in is shorter than four times this); 0 refuses only expired
+	// tokens.
+	MinTokenLifetime time.Duration
+	// HealthCheckInterval is how often the token endpoints are probed
+	// (ports.IssuerProber) for the health check; more than 0.
+	HealthCheckInterval time.Duration
 	// Services holds the per-service clients of the YAML mapping
 	// jwt.services, by service name; a name not listed uses the fields
 	// above. There is no environment form: variable names cannot carry a

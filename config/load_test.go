@@ -58,7 +58,7 @@ func TestLoadDefaults(t *testing.T) {
 	got := mustLoad(t, LoadOptions{})
 	want := Config{
 		TokenService: TokenServiceConfig{AuthMethod: AuthClientSecretBasic, GrantType: "client_credentials", Timeout: 10 * time.Second,
-			NegativeCache: 30 * time.Second},
+			NegativeCache: 30 * time.Second, MinTokenLifetime: 10 * time.Second, HealthCheckInterval: 30 * time.Second},
 		Cache: CacheConfig{Type: CacheMemory, RenewalBuffer: 20 * time.Second, RenewalCheckInterval: 30 * time.Second,
 			RenewalIdleTimeout: time.Hour, CleanupInterval: time.Minute, LockTTL: 30 * time.Second, TTL: 30 * time.Minute},
 		Redis: RedisConfig{Port: 6379, Timeout: 2 * time.Second, PoolMaxActive: 8, PoolMaxIdle: 8,
@@ -365,6 +365,10 @@ var badValues = []struct {
 	{"JWT_CLIENT_AUTH_METHOD", "tls_client_auth", `"tls_client_auth" is not client_secret_basic, client_secret_post or private_key_jwt`},
 	{"JWT_CLIENT_SIGNING_ALG", "HS256", `"HS256" is not RS256 or ES256`},
 	{"JWT_TOKEN_NEGATIVE_CACHE", "-1", "must not be negative, got -1s"},
+	{"JWT_MIN_TOKEN_LIFETIME", "-1", "must not be negative, got -1s"},
+	{"JWT_MIN_TOKEN_LIFETIME", "soon", `"soon" is not a duration`},
+	{"JWT_HEALTH_CHECK_INTERVAL", "0", "must be more than 0, got 0s"},
+	{"JWT_HEALTH_CHECK_INTERVAL", "-30", "must be more than 0"},
 	{"JWT_STRICT_SERVICES", "true", "true, but jwt.services lists no service"},
 	{"JWT_STRICT_SERVICES", "sure", `"sure" is not a boolean`},
 	{"JWT_CACHE_ENCRYPTION_KEY", "c2hvcnQta2V5LTE2LWJ5dGVz", "decodes to 18 bytes; AES-256 needs exactly 32"},

@@ -87,7 +87,7 @@ func New(cfg config.Config, opts Options) (*app.Cache, error) {
 			return nil, errors.New("jwtcache: JWT_TOKEN_SERVICE_URL (jwt.token.service.url) is not set")
 		}
 		var err error
-		if issuer, err = tokenservice.New(issuerOptions(cfg, opts.Clock)); err != nil {
+		if issuer, err = tokenservice.New(issuerOptions(cfg, opts.Clock, opts.Logger)); err != nil {
 			return nil, err
 		}
 	}
@@ -139,11 +139,15 @@ func newStore(cfg config.Config, opts Options) (builtStore, error) {
 
 // issuerOptions maps the token-service part of cfg, per-service clients
 // included, onto the tokenservice adapter's options.
-func issuerOptions(cfg config.Config, clock ports.Clock) tokenservice.Options {
+func issuerOptions(cfg config.Config, clock ports.Clock, logger *slog.Logger) tokenservice.Options {
 	t := cfg.TokenService
 	negative := t.NegativeCache
 	if negative == 0 {
 		negative = -1 // the configuration's 0 turns the negative cache off; the adapter's 0 means its default
+	}
+	minLife := t.MinTokenLifetime
+	if minLife == 0 {
+		minLife = -1 // the configuration's 0 refuses only expired tokens; the adapter's 0 means its default
 	}
 	opts := tokenservice.Options{
 		URL:            t.URL,
@@ -160,6 +164,9 @@ func issuerOptions(cfg config.Config, clock ports.Clock) tokenservice.Options {
 		Strict:         t.StrictServices,
 		NegativeCache:  negative,
 		Clock:          clock,
+
+		MinTokenLifetime: minLife,
+		Logger:           logger,
 	}
 	if len(t.Services) > 0 {
 		opts.Services = make(map[string]tokenservice.ClientOptions, len(t.Services))
