@@ -224,8 +224,8 @@ type CacheConfig struct {
 	// longer than TokenServiceConfig.Timeout so that a live renewer never
 	// loses its lock mid-request.
 	LockTTL time.Duration
-	// TTL caps the lifetime of a cached entry (a Redis key's TTL) whatever
-	// the token's own expiry.
+	// TTL caps the lifetime of a cached entry in either store (a Redis
+	// key's TTL) whatever the token's own expiry.
 	TTL time.Duration
 	// EncryptionKey, when set, seals every value the Redis store writes
 	// (AES-256-GCM; 32 bytes, base64). PreviousEncryptionKeys

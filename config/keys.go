@@ -120,7 +120,7 @@ var table = []entry{
 		Meaning: "where tokens are cached: this process only, or Redis shared by all replicas"},
 		binding: enumValue(func(c *Config) *CacheType { return &c.Cache.Type }, CacheMemory, CacheRedis)},
 	{KeyDoc: KeyDoc{Env: "CACHE_TTL", YAML: "spring.cache.redis.time-to-live", Type: durMillis,
-		Meaning: "longest time a token stays cached (a Redis key's TTL), whatever its expiry; more than 0"},
+		Meaning: "longest time a token stays cached in the store, memory or Redis (a Redis key's TTL), whatever its expiry; more than 0"},
 		def:     "30m",
 		binding: durationValue(func(c *Config) *time.Duration { return &c.Cache.TTL }, time.Millisecond, positive)},
 

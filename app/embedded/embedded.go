@@ -131,7 +131,7 @@ func newStore(cfg config.Config, opts Options) (builtStore, error) {
 		}
 		return builtStore{store: s, close: s.Close}, nil
 	case config.CacheMemory, "":
-		return builtStore{store: memory.New(opts.Clock), close: func() error { return nil }}, nil
+		return builtStore{store: memory.New(opts.Clock, memory.MaxTTL(cfg.Cache.TTL)), close: func() error { return nil }}, nil
 	default:
 		return builtStore{}, fmt.Errorf("jwtcache: CACHE_TYPE (spring.cache.type): unknown cache type %q", cfg.Cache.Type)
 	}
