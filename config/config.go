@@ -39,6 +39,11 @@ type Origin struct {
 	// They are not an error (a Spring file holds many), but a misspelt key
 	// shows up here, so cmd should log them.
 	UnknownKeys []string
+	// Warnings are about a configuration that loads but is probably not
+	// what was meant: a JWT_, REDIS_ or CACHE_ variable jwtcache does not
+	// read (a misspelt one, with the closest known name), or a CACHE_TTL
+	// under a minute. cmd logs them at start-up; none holds a value.
+	Warnings []Warning
 }
 
 // AuthMethod is how the client authenticates to the token endpoint

@@ -102,6 +102,9 @@ func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int
 	if len(cfg.Origin.UnknownKeys) > 0 {
 		logger.Warn("configuration file has keys jwtcache does not read (misspelt?)", "keys", cfg.Origin.UnknownKeys)
 	}
+	for _, w := range cfg.Origin.Warnings {
+		logger.Warn(w.Message, "variable", w.Env)
+	}
 
 	if !cfg.TokenService.Configured() {
 		if !*dev {
