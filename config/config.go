@@ -313,6 +313,13 @@ type RedisConfig struct {
 	Database int
 	// TLS dials with TLS.
 	TLS bool
+	// TLSCAFile, TLSCertFile and TLSKeyFile are PEM files: the private CA
+	// that signs the servers' certificates (empty: the system roots), and
+	// a client certificate with its key (both or neither). TLSServerName
+	// is the name the servers' certificates must carry (empty: the host
+	// dialled). They need TLS; Load reads the files.
+	TLSCAFile, TLSCertFile, TLSKeyFile string
+	TLSServerName                      string
 	// Timeout bounds dialling and each command.
 	Timeout time.Duration
 	// PoolMaxActive is the pool size, or negative (Spring's -1) for "no
@@ -542,6 +549,7 @@ func (c Config) problems() []error {
 	if c.Cache.Type == CacheRedis && len(r.DialAddrs()) == 0 {
 		errs = append(errs, fieldError("CACHE_TYPE", "redis needs "+ref("REDIS_HOST")+" or "+ref("REDIS_ADDRS")))
 	}
+	errs = append(errs, r.tlsProblems()...)
 	if r.Mode() == RedisCluster && r.Database != 0 {
 		errs = append(errs, fieldError("REDIS_DATABASE", fmt.Sprintf(
 			"%d: a Redis Cluster (several %s) has only database 0", r.Database, ref("REDIS_ADDRS"))))

@@ -200,6 +200,7 @@ func redisOptions(cfg config.Config, clock ports.Clock, logger *slog.Logger) red
 		Password:     r.Password.Reveal(),
 		DB:           r.Database,
 		TLS:          r.TLS,
+		TLSOptions:   r.TLSOptions(),
 		DialTimeout:  r.Timeout,
 		ReadTimeout:  r.Timeout,
 		WriteTimeout: r.Timeout,

@@ -76,3 +76,26 @@ func TestCheckStore(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisTLSFromConfig: the REDIS_TLS_* files reach the store: a Redis
+// that speaks only TLS with a private CA and requires a client certificate
+// lets jwtcache in with them, and not without the client certificate.
+func TestRedisTLSFromConfig(t *testing.T) {
+	files := redistest.NewTLSFiles(t)
+	srv := redistest.StartTLSServer(t, files)
+	cfg := config.Default()
+	cfg.Cache.Type = config.CacheRedis
+	cfg.Redis.Addrs = []string{srv.Addr}
+	cfg.Redis.TLS = true
+	cfg.Redis.TLSCAFile, cfg.Redis.TLSCertFile, cfg.Redis.TLSKeyFile = files.CAFile, files.ClientCertFile, files.ClientKey
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckStore(context.Background(), cfg, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("CheckStore with the CA and the client certificate: %v", err)
+	}
+	cfg.Redis.TLSCertFile, cfg.Redis.TLSKeyFile = "", ""
+	if err := CheckStore(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("CheckStore without the client certificate passed")
+	}
+}
