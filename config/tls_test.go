@@ -10,8 +10,9 @@ import (
 	"github.com/jwtcache/jwtcache/adapters/redisstore/redistest"
 )
 
-// TestLoadRedisTLSFiles: the TLS files are read at start-up; a problem
-// names the key, never the file's content.
+// TestLoadRedisTLSFiles: the TLS files are read at start-up (Load checks
+// the combination, CheckFiles the files); a problem names the key, never
+// the file's content.
 func TestLoadRedisTLSFiles(t *testing.T) {
 	t.Parallel()
 	files := redistest.NewTLSFiles(t)
@@ -40,6 +41,9 @@ func TestLoadRedisTLSFiles(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c, err := Load(LoadOptions{Environ: append(append([]string{}, base...), tt.env...)})
+			if err == nil {
+				err = c.CheckFiles()
+			}
 			if tt.wantEnv == "" {
 				if err != nil {
 					t.Fatalf("Load: %v", err)

@@ -16,10 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/fx"
-
 	"github.com/jwtcache/jwtcache/adapters/devissuer"
-	"github.com/jwtcache/jwtcache/ports/storetest"
+	"github.com/jwtcache/jwtcache/ports/clocktest"
 )
 
 const (
@@ -50,7 +48,7 @@ func (s *syncBuffer) String() string {
 type fixture struct {
 	dev   *devissuer.Server
 	srv   *httptest.Server
-	clock *storetest.FakeClock
+	clock *clocktest.FakeClock
 	logs  *syncBuffer
 	// tokens collects every token handed out, for the log check.
 	mu     sync.Mutex
@@ -59,7 +57,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{clock: storetest.NewFakeClock(start), logs: &syncBuffer{}}
+	f := &fixture{clock: clocktest.NewFakeClock(start), logs: &syncBuffer{}}
 	dev, err := devissuer.New(devissuer.Options{
 		ClientID:      clientID,
 		ClientSecret:  secret,
@@ -525,15 +523,6 @@ func TestGenerateSecret(t *testing.T) {
 			t.Fatalf("secret %q: wrong length, needs escaping, or repeats", s)
 		}
 		seen[s] = true
-	}
-}
-
-func TestModule(t *testing.T) {
-	err := fx.ValidateApp(fx.NopLogger, devissuer.Module,
-		fx.Supply(devissuer.Options{ClientID: "x", ClientSecret: "y"}),
-		fx.Invoke(func(*devissuer.Server) {}))
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

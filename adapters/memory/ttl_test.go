@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/jwtcache/jwtcache/domain"
-	"github.com/jwtcache/jwtcache/ports/storetest"
+	"github.com/jwtcache/jwtcache/ports/clocktest"
 )
 
 // TestMaxTTLBoundsEveryToken: a token stays in the store at most MaxTTL
@@ -18,17 +18,17 @@ func TestMaxTTLBoundsEveryToken(t *testing.T) {
 	short := domain.Token{AccessToken: "short", IssuedAt: epoch, ExpiresAt: epoch.Add(10 * time.Minute)}
 	for _, tt := range []struct {
 		name string
-		s    func(*storetest.FakeClock) *Store
+		s    func(*clocktest.FakeClock) *Store
 		tok  domain.Token
 		gone time.Duration // after the Put
 	}{
-		{"absurd expiry, CACHE_TTL", func(c *storetest.FakeClock) *Store { return New(c, MaxTTL(ttl)) }, absurd, ttl},
-		{"absurd expiry, default", func(c *storetest.FakeClock) *Store { return New(c) }, absurd, DefaultMaxTTL},
-		{"short token goes at its expiry", func(c *storetest.FakeClock) *Store { return New(c, MaxTTL(ttl)) }, short, 9 * time.Minute}, // put 1m after its issue
-		{"small CACHE_TTL", func(c *storetest.FakeClock) *Store { return New(c, MaxTTL(time.Second)) }, short, time.Second},
+		{"absurd expiry, CACHE_TTL", func(c *clocktest.FakeClock) *Store { return New(c, MaxTTL(ttl)) }, absurd, ttl},
+		{"absurd expiry, default", func(c *clocktest.FakeClock) *Store { return New(c) }, absurd, DefaultMaxTTL},
+		{"short token goes at its expiry", func(c *clocktest.FakeClock) *Store { return New(c, MaxTTL(ttl)) }, short, 9 * time.Minute}, // put 1m after its issue
+		{"small CACHE_TTL", func(c *clocktest.FakeClock) *Store { return New(c, MaxTTL(time.Second)) }, short, time.Second},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := storetest.NewFakeClock(epoch)
+			clock := clocktest.NewFakeClock(epoch)
 			s := tt.s(clock)
 			ctx := t.Context()
 			clock.Advance(time.Minute) // the Put comes later than the issue

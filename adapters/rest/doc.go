@@ -1,5 +1,6 @@
 // Package rest is jwtcache's REST API: the Gin handler serving the guide's
-// /api/v1/jwt endpoints, the HTTP server that runs it, and their fx module.
+// /api/v1/jwt endpoints and the HTTP server that runs it. The server's fx
+// wiring lives in cmd/jwtcache.
 //
 // The adapter drives the core through the small Cache interface it
 // owns. Response field names and types are the guide's contract; times are
@@ -16,4 +17,10 @@
 // Access control is optional: with an Auth (NewAuth) the endpoints that
 // hand out tokens or change the cache need an API key, compared in
 // constant time; see Auth for which endpoints and how.
+//
+// The Server bounds what a client can hold (Limits): request and answer
+// times, header bytes and open connections. A request with a body is
+// refused unread (413), since no endpoint takes one. An optional second
+// listener (NewManagementHandler, ServerConfig.ManagementAddr) serves the
+// probes, the health endpoint and the metrics apart from the API port.
 package rest

@@ -119,22 +119,3 @@ func TestRetryAfterValue(t *testing.T) {
 		}
 	}
 }
-
-func TestClip(t *testing.T) {
-	for _, tt := range []struct {
-		s    string
-		n    int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"exactly", 7, "exactly"},
-		{"abcdefgh", 6, "abc…"},
-		{"aé", 2, "a"},           // é is two bytes: not split
-		{"日本語", 8, "日…"},         // nor is 本
-		{"ae\u0301bcd", 6, "a…"}, // nor e and its combining accent
-	} {
-		if got := clip(tt.s, tt.n); got != tt.want {
-			t.Errorf("clip(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
-		}
-	}
-}

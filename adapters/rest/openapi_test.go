@@ -58,13 +58,13 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 // constants of errors.go, read from the source so a new code cannot be
 // forgotten.
 func TestOpenAPIErrorCodes(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "errors.go", nil, 0)
+	f, err := parser.ParseFile(token.NewFileSet(), "restapi/restapi.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var codes []string
 	ast.Inspect(f, func(n ast.Node) bool {
-		if vs, ok := n.(*ast.ValueSpec); ok && len(vs.Names) == 1 && strings.HasPrefix(vs.Names[0].Name, "code") {
+		if vs, ok := n.(*ast.ValueSpec); ok && len(vs.Names) == 1 && strings.HasPrefix(vs.Names[0].Name, "Code") {
 			if lit, ok := vs.Values[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
 				s, _ := strconv.Unquote(lit.Value)
 				codes = append(codes, s)
@@ -92,7 +92,7 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 	slices.Sort(codes)
 	slices.Sort(documented)
 	if len(codes) < 10 || !slices.Equal(codes, documented) {
-		t.Fatalf("error codes in errors.go %v, in the document %v", codes, documented)
+		t.Fatalf("error codes in restapi %v, in the document %v", codes, documented)
 	}
 }
 
@@ -249,15 +249,17 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 		}
 	}
 
-	// Unknown routes and wrong methods belong to no operation: they must
-	// match the Error schema.
-	for _, tc := range []struct{ method, path, code string }{
-		{"GET", "/api/v1/jwt/nope", "not_found"},
-		{"GET", "/metrics", "not_found"}, // no Metrics handler given
-		{"POST", "/api/v1/jwt/token/kyc", "method_not_allowed"},
-		{"DELETE", "/readyz", "method_not_allowed"},
+	// Unknown routes, wrong methods and requests with a body belong to no
+	// operation: they must match the Error schema.
+	for _, tc := range []struct{ method, path, code, body string }{
+		{"GET", "/api/v1/jwt/nope", "not_found", ""},
+		{"GET", "/metrics", "not_found", ""}, // no Metrics handler given
+		{"POST", "/api/v1/jwt/token/kyc", "method_not_allowed", ""},
+		{"DELETE", "/readyz", "method_not_allowed", ""},
+		{"POST", "/api/v1/jwt/refresh/kyc", "request_body_not_allowed", "{}"},
 	} {
-		rec := request(NewHandler(&fakeService{}, Options{Logger: discardLogger}), tc.method, tc.path)
+		rec := httptest.NewRecorder()
+		NewHandler(&fakeService{}, Options{Logger: discardLogger}).ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body)))
 		op := map[string]any{"responses": map[string]any{"default": map[string]any{"$ref": "#/components/responses/Error"}}}
 		if err := doc.CheckOperationResponse(op, tc.method+" "+tc.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body.Bytes()); err != nil {
 			t.Error(err)

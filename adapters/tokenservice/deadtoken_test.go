@@ -1,7 +1,6 @@
 package tokenservice_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,24 +14,6 @@ import (
 	"github.com/jwtcache/jwtcache/adapters/tokenservice"
 	"github.com/jwtcache/jwtcache/domain"
 )
-
-// syncBuffer is a log sink several goroutines may write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestDeadTokens: the expiry is the earlier of request start + expires_in
 // and the JWT's exp in every case, and a token that leaves less than the

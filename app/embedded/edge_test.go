@@ -8,7 +8,7 @@ import (
 	"github.com/jwtcache/jwtcache/adapters/tokenservice"
 	"github.com/jwtcache/jwtcache/config"
 	"github.com/jwtcache/jwtcache/domain"
-	"github.com/jwtcache/jwtcache/ports/storetest"
+	"github.com/jwtcache/jwtcache/ports/clocktest"
 )
 
 // TestIssuerOptionsMinTokenLifetime: JWT_MIN_TOKEN_LIFETIME reaches the
@@ -25,7 +25,7 @@ func TestIssuerOptionsMinTokenLifetime(t *testing.T) {
 		cfg := config.Default()
 		cfg.TokenService.URL, cfg.TokenService.ClientID, cfg.TokenService.ClientSecret = "https://auth.example.com/token", "c", "s"
 		cfg.TokenService.MinTokenLifetime = tt.cfg
-		o := issuerOptions(cfg, nil, nil)
+		o := issuerOptions(cfg, nil)
 		if o.MinTokenLifetime != tt.want {
 			t.Errorf("JWT_MIN_TOKEN_LIFETIME %v: issuer MinTokenLifetime %v, want %v", tt.cfg, o.MinTokenLifetime, tt.want)
 		}
@@ -40,7 +40,7 @@ func TestIssuerOptionsMinTokenLifetime(t *testing.T) {
 // expires_in 9e9 is gone within CACHE_TTL.
 func TestMemoryStoreHonoursCacheTTL(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clock := storetest.NewFakeClock(start)
+	clock := clocktest.NewFakeClock(start)
 	cfg := config.Default()
 	cfg.Cache.Type = config.CacheMemory
 	cfg.Cache.TTL = 5 * time.Minute

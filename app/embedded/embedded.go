@@ -15,17 +15,14 @@
 // consumers, use transport.TokenSource.
 //
 // Package app itself stays free of adapters and of fx: this package is the
-// composition root, and Module is the same wiring for fx applications (the
-// jwtcache server uses it).
+// composition root, with plain constructors; fx applications use the
+// module in app/embedded/fxmodule.
 package embedded
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-
-	"go.uber.org/fx"
 
 	"github.com/jwtcache/jwtcache/adapters/memory"
 	"github.com/jwtcache/jwtcache/adapters/redisstore"
@@ -43,6 +40,10 @@ type Options struct {
 	// Issuer replaces the token-service client built from the
 	// configuration (tests, or a token source of your own). Optional.
 	Issuer ports.TokenIssuer
+	// Store replaces the memory or Redis store built from the
+	// configuration; the caller releases it after closing the cache.
+	// Optional.
+	Store Store
 	// Clock replaces the system clock. Optional.
 	Clock ports.Clock
 	// Instrument, when set, wraps the issuer, store and locker the core
@@ -54,10 +55,9 @@ type Options struct {
 // observe them. Each method returns its argument's behaviour unchanged.
 type Instrumentation interface {
 	Issuer(ports.TokenIssuer) ports.TokenIssuer
-	// Store's result must still be a ports.Pinger when its argument is,
-	// or the health check stops pinging the store.
 	Store(ports.TokenStore) ports.TokenStore
 	Locker(ports.RenewalLocker) ports.RenewalLocker
+	Pinger(ports.Pinger) ports.Pinger
 }
 
 // FromEnv loads the configuration from the environment (and the YAML file
@@ -82,18 +82,27 @@ func New(cfg config.Config, opts Options) (*app.Cache, error) {
 		opts.Logger = slog.Default()
 	}
 	issuer := opts.Issuer
+	var built *tokenservice.Issuer
 	if issuer == nil {
-		if !cfg.TokenService.Configured() {
-			return nil, errors.New("jwtcache: JWT_TOKEN_SERVICE_URL (jwt.token.service.url) is not set")
-		}
 		var err error
-		if issuer, err = tokenservice.New(issuerOptions(cfg, opts.Clock, opts.Logger)); err != nil {
+		if built, err = newIssuer(cfg, opts); err != nil {
+			return nil, err
+		}
+		issuer = built
+	}
+	st := builtStore{Store: opts.Store, close: func() error { return nil }}
+	if st.Store == nil {
+		var err error
+		if st, err = newStore(cfg, opts); err != nil {
+			if built != nil {
+				_ = built.Close()
+			}
 			return nil, err
 		}
 	}
-	st, err := newStore(cfg, opts)
-	if err != nil {
-		return nil, err
+	if built != nil {
+		closeStore := st.close
+		st.close = func() error { return errors.Join(built.Close(), closeStore()) }
 	}
 	svc, err := app.New(coreOptions(cfg, issuer, st, opts))
 	if err != nil {
@@ -103,16 +112,9 @@ func New(cfg config.Config, opts Options) (*app.Cache, error) {
 	return svc, nil
 }
 
-// store is a TokenStore that is also a RenewalLocker and a ChangeFeed, as
-// both bundled stores are, with what releases it.
-type store interface {
-	ports.TokenStore
-	ports.RenewalLocker
-	ports.ChangeFeed
-}
-
+// builtStore is a Store with what releases it.
 type builtStore struct {
-	store
+	Store
 	close func() error
 }
 
@@ -129,17 +131,39 @@ func newStore(cfg config.Config, opts Options) (builtStore, error) {
 		if err != nil {
 			return builtStore{}, err
 		}
-		return builtStore{store: s, close: s.Close}, nil
+		return builtStore{Store: s, close: s.Close}, nil
 	case config.CacheMemory, "":
-		return builtStore{store: memory.New(opts.Clock, memory.MaxTTL(cfg.Cache.TTL)), close: func() error { return nil }}, nil
+		return builtStore{Store: memory.New(opts.Clock, memory.MaxTTL(cfg.Cache.TTL)), close: func() error { return nil }}, nil
 	default:
 		return builtStore{}, fmt.Errorf("jwtcache: CACHE_TYPE (spring.cache.type): unknown cache type %q", cfg.Cache.Type)
 	}
 }
 
+// newIssuer is the token-service client cfg describes. Its credential
+// files are checked first, and an issuer whose discovery document cannot
+// be used is reported, like them, as a *config.FieldError naming the key.
+func newIssuer(cfg config.Config, opts Options) (*tokenservice.Issuer, error) {
+	if !cfg.TokenService.Configured() {
+		return nil, errors.New("jwtcache: JWT_TOKEN_SERVICE_URL (jwt.token.service.url) or JWT_TOKEN_ISSUER_URL is not set")
+	}
+	if err := cfg.CheckFiles(); err != nil {
+		return nil, err
+	}
+	io := issuerOptions(cfg, opts.Clock)
+	io.Logger = opts.Logger
+	iss, err := tokenservice.New(io)
+	var de *tokenservice.DiscoveryError
+	if errors.As(err, &de) {
+		fe := cfg.IssuerKey(de.IssuerURL)
+		fe.Problem = de.Err.Error()
+		return nil, fe
+	}
+	return iss, err
+}
+
 // issuerOptions maps the token-service part of cfg, per-service clients
 // included, onto the tokenservice adapter's options.
-func issuerOptions(cfg config.Config, clock ports.Clock, logger *slog.Logger) tokenservice.Options {
+func issuerOptions(cfg config.Config, clock ports.Clock) tokenservice.Options {
 	t := cfg.TokenService
 	negative := t.NegativeCache
 	if negative == 0 {
@@ -165,8 +189,12 @@ func issuerOptions(cfg config.Config, clock ports.Clock, logger *slog.Logger) to
 		NegativeCache:  negative,
 		Clock:          clock,
 
-		MinTokenLifetime: minLife,
-		Logger:           logger,
+		MinTokenLifetime:  minLife,
+		ClientSecretFile:  t.ClientSecretFile,
+		IssuerURL:         t.IssuerURL,
+		ClientCertFile:    t.ClientCertFile,
+		ClientCertKeyFile: t.ClientCertKeyFile,
+		Reach:             tokenservice.Reach{CAFile: t.CAFile, DiscoveryRefresh: t.IssuerRefresh},
 	}
 	if len(t.Services) > 0 {
 		opts.Services = make(map[string]tokenservice.ClientOptions, len(t.Services))
@@ -183,6 +211,11 @@ func issuerOptions(cfg config.Config, clock ports.Clock, logger *slog.Logger) to
 				Audience:       s.Audience,
 				GrantType:      s.GrantType,
 				Timeout:        s.Timeout,
+
+				ClientSecretFile:  s.ClientSecretFile,
+				IssuerURL:         s.IssuerURL,
+				ClientCertFile:    s.ClientCertFile,
+				ClientCertKeyFile: s.ClientCertKeyFile,
 			}
 		}
 	}
@@ -218,10 +251,11 @@ func redisOptions(cfg config.Config, clock ports.Clock, logger *slog.Logger) red
 // coreOptions maps the cache part of cfg onto the core's options.
 func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opts Options) app.Options {
 	c := cfg.Cache
-	var tokens ports.TokenStore = st.store
-	var locker ports.RenewalLocker = st.store
+	var tokens ports.TokenStore = st.Store
+	var locker ports.RenewalLocker = st.Store
+	var pinger ports.Pinger = st.Store
 	if in := opts.Instrument; in != nil {
-		issuer, tokens, locker = in.Issuer(issuer), in.Store(tokens), in.Locker(locker)
+		issuer, tokens, locker, pinger = in.Issuer(issuer), in.Store(tokens), in.Locker(locker), in.Pinger(pinger)
 	}
 	policy := c.RenewalPolicy()
 	idle := c.RenewalIdleTimeout
@@ -232,7 +266,8 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 		Issuer:          issuer,
 		Store:           tokens,
 		Locker:          locker,
-		Feed:            st.store,
+		Feed:            st.Store,
+		Pinger:          pinger,
 		Clock:           opts.Clock,
 		Policy:          &policy,
 		CheckInterval:   c.RenewalCheckInterval,
@@ -243,29 +278,4 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 		Logger:          opts.Logger,
 		OnClose:         st.close,
 	}
-}
-
-// Module provides the *app.Cache built by New from the config.Config in
-// the graph (and a *slog.Logger, optional), and closes it when the
-// application stops.
-var Module = fx.Module("jwtcache",
-	fx.Provide(provide),
-)
-
-type params struct {
-	fx.In
-	Lifecycle fx.Lifecycle
-	Config    config.Config
-	Logger    *slog.Logger `optional:"true"`
-	// Instrument is an optional Instrumentation in the graph.
-	Instrument Instrumentation `optional:"true"`
-}
-
-func provide(p params) (*app.Cache, error) {
-	svc, err := New(p.Config, Options{Logger: p.Logger, Instrument: p.Instrument})
-	if err != nil {
-		return nil, err
-	}
-	p.Lifecycle.Append(fx.StopHook(func(context.Context) error { return svc.Close() }))
-	return svc, nil
 }

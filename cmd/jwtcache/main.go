@@ -91,6 +91,9 @@ func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int
 		return exitConfig
 	}
 	cfg, err := config.Load(config.LoadOptions{File: *configFile, Environ: environ})
+	if err == nil {
+		err = cfg.CheckFiles()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "jwtcache: invalid configuration:\n%v\n", err)
 		return exitConfig
@@ -139,6 +142,9 @@ func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int
 	defer cancel()
 	if err := fxApp.Start(startCtx); err != nil {
 		logger.Error("start-up failed", "err", err)
+		if _, ok := errors.AsType[*config.FieldError](err); ok {
+			return exitConfig // an issuer's discovery document named by the configuration is unusable
+		}
 		return exitFail
 	}
 	<-ctx.Done()
@@ -170,6 +176,7 @@ func startDevIssuer(ctx context.Context, cfg config.Config, logger *slog.Logger)
 	// The development token service knows only this client and its secret.
 	cfg.TokenService.AuthMethod = config.AuthClientSecretBasic
 	cfg.TokenService.PrivateKeyFile = ""
+	cfg.TokenService.ClientSecretFile, cfg.TokenService.ClientCertFile, cfg.TokenService.ClientCertKeyFile = "", "", ""
 	logger.Warn("DEVELOPMENT SETUP: JWT_TOKEN_SERVICE_URL is not set, so jwtcache started its built-in development token service. "+
 		"Its tokens are signed with a key generated at start-up and are good for nothing but development. "+
 		"Set JWT_TOKEN_SERVICE_URL, JWT_CLIENT_ID and JWT_CLIENT_SECRET for a real token service.",
