@@ -19,14 +19,18 @@ import (
 var _ ports.IssuerProber = (*Issuer)(nil)
 
 // Probe checks every distinct token endpoint the issuer's clients use (a
-// strict issuer's default client serves no service and is left out), each
-// once and all at once, without obtaining a token: it POSTs a form with
-// grant_type alone and no client authentication of any kind. A token
-// endpoint that works refuses that with an RFC 6749 §5.2 error body and
-// status 400 or 401, and that is what Probe takes as healthy. Anything
-// else is not: no connection, a timeout (each endpoint gets the longest
-// timeout of the clients using it), a 5xx, a 429, or an answer that is
-// not an OAuth2 error (a proxy's HTML page, a 404, a 200).
+// strict issuer's default client serves no service and is left out; a
+// client with an issuer URL uses the endpoint its discovery document names
+// now), each once and all at once, without obtaining a token: it POSTs a
+// form with grant_type alone and no client authentication in the form or
+// headers, through the client's own HTTP client (its CA; a client
+// certificate, if it has one, is presented in the TLS handshake, but with
+// no client_id nothing is issued). A token endpoint that works refuses
+// that with an RFC 6749 §5.2 error body and status 400 or 401, and that is
+// what Probe takes as healthy. Anything else is not: no connection, a
+// discovery document that cannot be had, a timeout (each endpoint gets the
+// longest timeout of the clients using it), a 5xx, a 429, or an answer
+// that is not an OAuth2 error (a proxy's HTML page, a 404, a 200).
 //
 // The error joins one error per failing endpoint, each naming the
 // endpoint's host (never its path, query or a credential) and wrapping a
@@ -34,30 +38,38 @@ var _ ports.IssuerProber = (*Issuer)(nil)
 // credential, leave the negative cache alone and are not counted by any
 // statistics.
 func (i *Issuer) Probe(ctx context.Context) error {
-	targets := i.probeTargets()
-	errs := make([]error, len(targets))
+	targets, errs := i.probeTargets()
+	results := make([]error, len(targets))
 	var wg sync.WaitGroup
-	for n, c := range targets {
-		wg.Go(func() { errs[n] = i.probe(ctx, c) })
+	for n, t := range targets {
+		wg.Go(func() { results[n] = i.probe(ctx, t) })
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return errors.Join(append(errs, results...)...)
 }
 
-// probeTarget is one distinct endpoint and how to probe it.
+// probeTarget is one distinct endpoint and the client to probe it with.
 type probeTarget struct {
 	endpoint string
-	grant    string
-	client   *client // for finish: redaction and shortening
+	client   *client
 }
 
-// probeTargets are the distinct endpoints of the clients in use, sorted.
-func (i *Issuer) probeTargets() []probeTarget {
+// probeTargets are the distinct endpoints of the clients in use, sorted,
+// and the errors of clients whose endpoint cannot be known now (discovery
+// failing).
+func (i *Issuer) probeTargets() ([]probeTarget, []error) {
 	byEndpoint := map[string]*probeTarget{}
+	var errs []error
 	add := func(c *client) {
-		t, ok := byEndpoint[c.endpoint]
+		ep, err := c.tokenEndpoint()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tokenservice: probe: %w",
+				&domain.TokenServiceError{Kind: domain.Unreachable, Err: err}))
+			return
+		}
+		t, ok := byEndpoint[ep]
 		if !ok {
-			byEndpoint[c.endpoint] = &probeTarget{endpoint: c.endpoint, grant: c.grant, client: c}
+			byEndpoint[ep] = &probeTarget{endpoint: ep, client: c}
 			return
 		}
 		if c.timeout > t.client.timeout {
@@ -74,7 +86,7 @@ func (i *Issuer) probeTargets() []probeTarget {
 	for _, ep := range slices.Sorted(maps.Keys(byEndpoint)) {
 		out = append(out, *byEndpoint[ep])
 	}
-	return out
+	return out, errs
 }
 
 // probe probes one endpoint; nil means healthy.
@@ -88,14 +100,14 @@ func (i *Issuer) probe(ctx context.Context, t probeTarget) error {
 	}
 	reqCtx, cancel := context.WithTimeout(ctx, t.client.timeout)
 	defer cancel()
-	form := url.Values{"grant_type": {cmp.Or(t.grant, DefaultGrantType)}}.Encode()
+	form := url.Values{"grant_type": {cmp.Or(t.client.grant, DefaultGrantType)}}.Encode()
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, t.endpoint, strings.NewReader(form))
 	if err != nil {
 		return fail(&domain.TokenServiceError{Kind: domain.BadResponse, Err: errors.New("cannot build the probe request")})
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	resp, err := i.http.Do(req)
+	resp, err := i.httpFor(t.client).Do(req)
 	if err != nil {
 		// *url.Error repeats the whole URL, query included: keep its cause.
 		if ue, ok := errors.AsType[*url.Error](err); ok {

@@ -189,3 +189,21 @@ func TestProbeIsNotATokenRequest(t *testing.T) {
 		t.Errorf("dev issuer stats = %+v, want 1 token request and 3 probes", got)
 	}
 }
+
+// TestProbeFollowsDiscovery: a client with an issuer URL is probed at the
+// token endpoint its discovery document names.
+func TestProbeFollowsDiscovery(t *testing.T) {
+	is := startIssuer(t, "", "/.well-known/openid-configuration")
+	is.rec.fail = func() (int, string) { return 401, `{"error":"invalid_client"}` }
+	iss, err := discoveryIssuer(t, is.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := iss.Probe(context.Background()); err != nil {
+		t.Fatalf("Probe = %v", err)
+	}
+	got := is.rec.requests()
+	if len(got) != 1 || got[0].server != "token" || got[0].hasBasic || got[0].form.Encode() != "grant_type=client_credentials" {
+		t.Fatalf("requests %+v; want one credential-less probe at the discovered token endpoint", got)
+	}
+}
