@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jwtcache/jwtcache/adapters/rest/restapi"
 	"github.com/jwtcache/jwtcache/app"
@@ -40,6 +41,15 @@ type Options struct {
 	// one to Server.DrainFirst. Default: one that never drains, so that
 	// /readyz follows the cache's health only.
 	Readiness *Readiness
+	// TracerProvider, when not nil, traces every request: one server span
+	// named after the route template, continuing the caller's W3C trace
+	// context, in the context the core and the store are called with. Nil
+	// adds no middleware and costs the requests nothing.
+	TracerProvider trace.TracerProvider
+	// Observer, when not nil, is told of every request answered: its route
+	// template, method, status and duration (adapters/metrics counts them).
+	// Nil costs the requests nothing.
+	Observer RequestObserver
 }
 
 // BasePath is the prefix of every endpoint, restapi.BasePath.
@@ -108,6 +118,12 @@ func newEngine(svc Cache, opts Options) (*api, *gin.Engine) {
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
 
+	if opts.TracerProvider != nil {
+		e.Use(traceRequests(opts.TracerProvider))
+	}
+	if opts.Observer != nil {
+		e.Use(observeRequests(opts.Observer))
+	}
 	// The logger wraps recovery so that it sees the 500 a panic becomes.
 	e.Use(a.logRequests, gin.CustomRecoveryWithWriter(nil, a.recovered), a.refuseBody)
 	if a.auth != nil {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
@@ -37,6 +38,7 @@ func options(cfg config.Config, logger *slog.Logger) []fx.Option {
 		tokenServiceModule,
 		storeModule,
 		fxmodule.Module,
+		tracingModule,
 		restModule,
 		fx.Invoke(observe),
 		fx.Invoke(logStarted),
@@ -59,8 +61,8 @@ var (
 	// tokenServiceModule provides the client of the configured token
 	// service.
 	tokenServiceModule = fx.Module("tokenservice",
-		fx.Provide(func(lc fx.Lifecycle, cfg config.Config, logger *slog.Logger) (ports.TokenIssuer, error) {
-			iss, stop, err := embedded.NewIssuer(cfg, embedded.Options{Logger: logger})
+		fx.Provide(func(lc fx.Lifecycle, cfg config.Config, logger *slog.Logger, tp trace.TracerProvider) (ports.TokenIssuer, error) {
+			iss, stop, err := embedded.NewIssuer(cfg, embedded.Options{Logger: logger, TracerProvider: tp})
 			if err != nil {
 				return nil, err
 			}
@@ -84,8 +86,8 @@ var (
 	)
 )
 
-func newStore(lc fx.Lifecycle, cfg config.Config, logger *slog.Logger) (embedded.Store, error) {
-	st, release, err := embedded.NewStore(cfg, embedded.Options{Logger: logger})
+func newStore(lc fx.Lifecycle, cfg config.Config, logger *slog.Logger, tp trace.TracerProvider) (embedded.Store, error) {
+	st, release, err := embedded.NewStore(cfg, embedded.Options{Logger: logger, TracerProvider: tp})
 	if err != nil {
 		return nil, err
 
@@ -111,12 +113,12 @@ type managementServer struct{ *rest.Server }
 
 // newManagementServer starts before the API listener and stops after it,
 // so that /readyz answers 503 there while the API drains.
-func newManagementServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, auth *rest.Auth, m *metrics.Metrics, ready *rest.Readiness, logger *slog.Logger) managementServer {
+func newManagementServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, auth *rest.Auth, m *metrics.Metrics, ready *rest.Readiness, tp trace.TracerProvider, logger *slog.Logger) managementServer {
 	sc := restServerConfig(cfg)
 	if sc.ManagementAddr == "" {
 		return managementServer{}
 	}
-	h := rest.NewManagementHandler(cache, rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler(), Readiness: ready})
+	h := rest.NewManagementHandler(cache, rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler(), Observer: m, TracerProvider: tp, Readiness: ready})
 	s := rest.NewServer(sc.ManagementAddr, h, logger)
 	s.SetLimits(rest.ManagementLimits)
 	lc.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
@@ -127,9 +129,9 @@ func newManagementServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, a
 // hooks never block: Start listens and serves in the background, Stop
 // drains readiness first and is bounded by fx's stop context. It takes the
 // management server so that the latter's hooks come first.
-func newServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, auth *rest.Auth, m *metrics.Metrics, ready *rest.Readiness, _ managementServer, logger *slog.Logger) *rest.Server {
+func newServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, auth *rest.Auth, m *metrics.Metrics, ready *rest.Readiness, tp trace.TracerProvider, _ managementServer, logger *slog.Logger) *rest.Server {
 	sc := restServerConfig(cfg)
-	h := rest.NewHandler(cache, rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler(), Readiness: ready})
+	h := rest.NewHandler(cache, rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler(), Observer: m, TracerProvider: tp, Readiness: ready})
 	s := rest.NewServer(sc.Addr, h, logger)
 	s.SetLimits(sc.Limits)
 	s.DrainFirst(ready, 0)
