@@ -29,7 +29,6 @@ type TLSFiles struct {
 	ClientCertFile, ClientKey string
 	OtherCAFile               string
 	ServerName                string
-	otherCert                 *x509.Certificate
 }
 
 // NewTLSFiles generates the files in a temporary directory.
