@@ -77,6 +77,10 @@ func mapTokenServiceError(e *domain.TokenServiceError) apiError {
 	case domain.Unreachable:
 		a.status, a.code = http.StatusServiceUnavailable, restapi.CodeTokenServiceUnavailable
 		a.message = "the token service is unreachable"
+		if e.HTTPStatus == http.StatusTooManyRequests {
+			// It answered, asking us to come back later (Retry-After).
+			a.message = "the token service asks to retry later" + upstreamDetail(e)
+		}
 	case domain.Timeout:
 		a.status, a.code = http.StatusGatewayTimeout, restapi.CodeTokenServiceTimeout
 		a.message = "the token service did not answer in time"

@@ -140,7 +140,7 @@ func newStore(cfg config.Config, opts Options) (builtStore, error) {
 		}
 		return builtStore{Store: s, close: s.Close}, nil
 	case config.CacheMemory, "":
-		return builtStore{Store: memory.New(opts.Clock), close: func() error { return nil }}, nil
+		return builtStore{Store: memory.New(opts.Clock, memory.MaxTTL(cfg.Cache.TTL)), close: func() error { return nil }}, nil
 	default:
 		return builtStore{}, fmt.Errorf("jwtcache: CACHE_TYPE (spring.cache.type): unknown cache type %q", cfg.Cache.Type)
 	}
@@ -177,6 +177,10 @@ func issuerOptions(cfg config.Config, clock ports.Clock) tokenservice.Options {
 	if negative == 0 {
 		negative = -1 // the configuration's 0 turns the negative cache off; the adapter's 0 means its default
 	}
+	minLife := t.MinTokenLifetime
+	if minLife == 0 {
+		minLife = -1 // the configuration's 0 refuses only expired tokens; the adapter's 0 means its default
+	}
 	opts := tokenservice.Options{
 		URL:            t.URL,
 		ClientID:       t.ClientID,
@@ -193,6 +197,7 @@ func issuerOptions(cfg config.Config, clock ports.Clock) tokenservice.Options {
 		NegativeCache:  negative,
 		Clock:          clock,
 
+		MinTokenLifetime:  minLife,
 		ClientSecretFile:  t.ClientSecretFile,
 		IssuerURL:         t.IssuerURL,
 		ClientCertFile:    t.ClientCertFile,
@@ -236,6 +241,7 @@ func redisOptions(cfg config.Config, clock ports.Clock, logger *slog.Logger) red
 		Password:     r.Password.Reveal(),
 		DB:           r.Database,
 		TLS:          r.TLS,
+		TLSOptions:   r.TLSOptions(),
 		DialTimeout:  r.Timeout,
 		ReadTimeout:  r.Timeout,
 		WriteTimeout: r.Timeout,

@@ -3,6 +3,8 @@ package embedded
 import (
 	"testing"
 
+	"github.com/jwtcache/jwtcache/adapters/memory"
+	"github.com/jwtcache/jwtcache/adapters/redisstore"
 	"github.com/jwtcache/jwtcache/adapters/tokenservice"
 	"github.com/jwtcache/jwtcache/app"
 	"github.com/jwtcache/jwtcache/config"
@@ -31,6 +33,9 @@ func TestConfigSpeaksTheAdaptersVocabulary(t *testing.T) {
 		"JWT_GRANT_TYPE":             {d.TokenService.GrantType, tokenservice.DefaultGrantType},
 		"JWT_TOKEN_TIMEOUT":          {d.TokenService.Timeout, tokenservice.DefaultTimeout},
 		"JWT_TOKEN_NEGATIVE_CACHE":   {d.TokenService.NegativeCache, tokenservice.DefaultNegativeCache},
+		"JWT_MIN_TOKEN_LIFETIME":     {d.TokenService.MinTokenLifetime, tokenservice.DefaultMinTokenLifetime},
+		"CACHE_TTL (memory)":         {d.Cache.TTL, memory.DefaultMaxTTL},
+		"CACHE_TTL (redis)":          {d.Cache.TTL, redisstore.DefaultMaxTTL},
 		"JWT_RENEWAL_BUFFER":         {d.Cache.RenewalBuffer, domain.DefaultRenewalBuffer},
 		"JWT_RENEWAL_CHECK_INTERVAL": {d.Cache.RenewalCheckInterval, app.DefaultCheckInterval},
 		"JWT_RENEWAL_IDLE_TIMEOUT":   {d.Cache.RenewalIdleTimeout, app.DefaultIdleTimeout},
