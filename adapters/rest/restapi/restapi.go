@@ -57,6 +57,8 @@ const (
 	CodeMethodNotAllowed        = "method_not_allowed"
 	CodeUnauthorized            = "unauthorized"
 	CodeForbidden               = "forbidden"
+	CodeTooManyServices         = "too_many_services"
+	CodeRateLimited             = "rate_limited"
 )
 
 // TokenStatus describes a cached token without the credential: the fields
