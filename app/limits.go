@@ -81,7 +81,7 @@ func (s *Cache) RefreshWithResult(ctx context.Context, service string) (RefreshR
 		return RefreshResult{}, domain.ErrClosed
 	}
 	s.counters.forced.Add(1)
-	if c := s.recentRefresh(service); c != nil {
+	if c := s.recentRefresh(ctx, service); c != nil {
 		s.counters.reusedRefreshes.Add(1)
 		return RefreshResult{Token: c.tok, Reused: true}, nil
 	}
@@ -115,8 +115,12 @@ func (s *Cache) refreshNow(service string) (*cached, error) {
 
 // recentRefresh is the token of service's latest forced refresh when it
 // was less than RefreshMinInterval ago and its token is still the current
-// one and valid; else nil. An eviction or a newer token ends the reuse.
-func (s *Cache) recentRefresh(service string) *cached {
+// one, here and in the shared store, and valid; else nil. An eviction, a
+// newer token, or a store that lost or garbled it ends the reuse: a forced
+// refresh is also how an operator repairs the store. A store that cannot
+// be read does not: a storm of refreshes stays one call while Redis is
+// down.
+func (s *Cache) recentRefresh(ctx context.Context, service string) *cached {
 	if s.opt.RefreshMinInterval <= 0 {
 		return nil
 	}
@@ -130,6 +134,10 @@ func (s *Cache) recentRefresh(service string) *cached {
 	}
 	now := s.opt.Clock.Now()
 	if now.Sub(f.at) >= s.opt.RefreshMinInterval || e.cur.Load() != f.c || f.c.tok.Expired(now) {
+		return nil
+	}
+	stored, err := s.opt.Store.Get(ctx, service)
+	if errors.Is(err, domain.ErrNotFound) || (err == nil && stored.AccessToken != f.c.tok.AccessToken) {
 		return nil
 	}
 	return f.c

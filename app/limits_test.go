@@ -286,7 +286,8 @@ func TestRenewalsSpendTheBudgetButAreNeverRefused(t *testing.T) {
 func TestRefreshStormMakesOneCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		issuer := &countingIssuer{lifetime: time.Hour}
-		svc := newService(t, issuer, nil, nil) // default interval
+		store := memory.New(nil)
+		svc := newService(t, issuer, store, nil) // default interval
 		defer svc.Close()
 		ctx := t.Context()
 		first, _ := svc.Token(ctx, "kyc")
@@ -344,6 +345,18 @@ func TestRefreshStormMakesOneCall(t *testing.T) {
 		if err != nil || r.Reused || r.Token.AccessToken == refreshed.AccessToken {
 			t.Fatalf("a refresh after the interval = %+v, %v; want a new token", r, err)
 		}
+		// A store that lost the token (a restart, garbage written over it)
+		// ends the reuse: a forced refresh is how the store gets repaired.
+		if _, err := store.Delete(ctx, "kyc"); err != nil {
+			t.Fatal(err)
+		}
+		r, err = svc.RefreshWithResult(ctx, "kyc")
+		if err != nil || r.Reused {
+			t.Fatalf("a refresh with the store emptied = %+v, %v; want a new call", r, err)
+		}
+		if got, err := store.Get(ctx, "kyc"); err != nil || got.AccessToken != r.Token.AccessToken {
+			t.Fatalf("the store after that refresh holds %q, %v", got.AccessToken, err)
+		}
 		// An eviction ends the reuse at once.
 		if _, err := svc.Evict(ctx, "kyc"); err != nil {
 			t.Fatal(err)
@@ -351,8 +364,8 @@ func TestRefreshStormMakesOneCall(t *testing.T) {
 		if r, err := svc.RefreshWithResult(ctx, "kyc"); err != nil || r.Reused {
 			t.Fatalf("a refresh after an eviction = %+v, %v; want a new call", r, err)
 		}
-		if n := issuer.calls.Load(); n != 4 {
-			t.Fatalf("%d token-service calls, want 4", n)
+		if n := issuer.calls.Load(); n != 5 {
+			t.Fatalf("%d token-service calls, want 5", n)
 		}
 	})
 }
