@@ -384,6 +384,24 @@ type ServerConfig struct {
 	Address string
 	// Port is the TCP port; 0 picks a free one.
 	Port int
+	// ReadTimeout bounds reading a whole request, headers and body.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a request from the end of its headers to the end
+	// of its answer; 0 means derived, see Config.ServerWriteTimeout.
+	WriteTimeout time.Duration
+	// IdleTimeout is how long a keep-alive connection may wait for its
+	// next request.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's line and headers.
+	MaxHeaderBytes int
+	// MaxConnections bounds the API listener's open connections; 0 means
+	// the REST adapter's default (see rest.DefaultMaxConnections).
+	MaxConnections int
+	// ManagementEnabled is true when MANAGEMENT_PORT is set: probes, health
+	// and metrics are then served on ManagementPort too (0 picks a free
+	// port), on Address.
+	ManagementEnabled bool
+	ManagementPort    int
 }
 
 // Addr is the listen address, "address:port" (":8080" for all
@@ -540,6 +558,8 @@ func (c Config) problems() []error {
 				c.Cache.LockTTL, limitKey, limit)))
 		}
 	}
+
+	errs = append(errs, c.serverProblems()...)
 
 	r := c.Redis
 	if r.PoolMinIdle > r.PoolMaxIdle && r.PoolMaxIdle >= 0 {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/jwtcache/jwtcache/domain"
 )
 
@@ -32,6 +34,10 @@ type client struct {
 	audience string
 	grant    string
 	timeout  time.Duration
+	// spanName and spanAttrs start the span of each token request (see
+	// spanStart).
+	spanName  string
+	spanAttrs []attribute.KeyValue
 
 	// mu guards rejected and until: when until is after now, rejected (the
 	// last invalid_client or unauthorized_client answer, finished) is
@@ -77,6 +83,9 @@ func newClient(o ClientOptions, r *reach) (*client, error) {
 	if err := r.attach(c, o); err != nil {
 		return nil, err
 	}
+	// With discovery the endpoint is not known yet, and the span is named
+	// after the method alone.
+	c.spanName, c.spanAttrs = c.spanStart()
 	return c, nil
 }
 

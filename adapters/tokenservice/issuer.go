@@ -31,6 +31,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jwtcache/jwtcache/domain"
 	"github.com/jwtcache/jwtcache/ports"
 )
@@ -132,6 +134,12 @@ type Options struct {
 	// Reach holds what the clients share to reach their token services:
 	// trusted CAs, credential file checks, discovery. Optional.
 	Reach
+
+	// TracerProvider, when not nil, traces every token request: a client
+	// span ("POST /oauth/token"), a child of the span in Issue's context
+	// if there is one, whose W3C traceparent is sent to the token service.
+	// Optional; nil traces nothing and sends no trace headers.
+	TracerProvider trace.TracerProvider
 }
 
 // ClientOptions is one service's client. Every field is optional: an empty
@@ -187,6 +195,8 @@ type Issuer struct {
 	clock    ports.Clock
 	strict   bool
 	negative time.Duration
+	// tracer is nil when Options.TracerProvider is.
+	tracer trace.Tracer
 	// def is the client of every service not in services.
 	def *client
 	// services holds the clients of Options.Services. Read-only after New.
@@ -214,6 +224,9 @@ func New(opts Options) (*Issuer, error) {
 	}
 	if i.clock == nil {
 		i.clock = ports.SystemClock
+	}
+	if opts.TracerProvider != nil {
+		i.tracer = opts.TracerProvider.Tracer(instrumentationName)
 	}
 
 	def := opts.defaultClient()
@@ -344,14 +357,18 @@ func (i *Issuer) Issue(ctx context.Context, service string) (domain.Token, error
 	if err := c.rejection(service, i.clock.Now(), gen); err != nil {
 		return domain.Token{}, err
 	}
-	tok, assertion, err := i.issue(ctx, c, service)
+	ctx, span := i.startSpan(ctx, c, service)
+	tok, assertion, err := i.issue(ctx, c, service, span)
 	if err != nil && c.reloadAfterRefusal(err, gen) {
 		gen = c.credentialGeneration()
-		tok, assertion, err = i.issue(ctx, c, service)
+		tok, assertion, err = i.issue(ctx, c, service, span)
 	}
 	if err != nil {
 		err = c.finish(err, assertion)
 		c.remember(err, i.clock.Now(), i.negative, gen)
+	}
+	endSpan(span, err)
+	if err != nil {
 		return domain.Token{}, err
 	}
 	return tok, nil
@@ -359,7 +376,7 @@ func (i *Issuer) Issue(ctx context.Context, service string) (domain.Token, error
 
 // issue makes the request. It returns the client assertion it sent, if
 // any, so that Issue can keep it out of the error too.
-func (i *Issuer) issue(ctx context.Context, c *client, service string) (_ domain.Token, assertion string, _ error) {
+func (i *Issuer) issue(ctx context.Context, c *client, service string, span trace.Span) (_ domain.Token, assertion string, _ error) {
 	start := i.clock.Now()
 
 	endpoint, err := c.tokenEndpoint()
@@ -386,11 +403,13 @@ func (i *Issuer) issue(ctx context.Context, c *client, service string) (_ domain
 		// they are joined with ':', so that a ':' or '%' in them survives.
 		req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.currentSecret()))
 	}
+	inject(span, req)
 
 	resp, err := i.httpFor(c).Do(req)
 	if err != nil {
 		return domain.Token{}, assertion, transportError(ctx, reqCtx, service, err)
 	}
+	answered(span, resp.StatusCode)
 	defer resp.Body.Close()
 	respBody, err := readLimited(resp.Body, i.maxBody)
 	if err != nil && !errors.Is(err, ErrBodyTooLarge) {

@@ -24,6 +24,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jwtcache/jwtcache/adapters/memory"
 	"github.com/jwtcache/jwtcache/adapters/redisstore"
 	"github.com/jwtcache/jwtcache/adapters/tokenservice"
@@ -49,6 +51,10 @@ type Options struct {
 	// Instrument, when set, wraps the issuer, store and locker the core
 	// drives, to observe them (adapters/metrics.Metrics does). Optional.
 	Instrument Instrumentation
+	// TracerProvider, when set, traces the token requests (a client span
+	// each, with W3C traceparent sent to the token service) and the Redis
+	// commands run inside a span. Optional: nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Instrumentation wraps the ports the core drives with decorators that
@@ -127,6 +133,7 @@ func newStore(cfg config.Config, opts Options) (builtStore, error) {
 			return builtStore{}, err
 		}
 		ro.EncryptionKeys = keys
+		ro.TracerProvider = opts.TracerProvider
 		s, err := redisstore.New(ro)
 		if err != nil {
 			return builtStore{}, err
@@ -151,6 +158,7 @@ func newIssuer(cfg config.Config, opts Options) (*tokenservice.Issuer, error) {
 	}
 	io := issuerOptions(cfg, opts.Clock)
 	io.Logger = opts.Logger
+	io.TracerProvider = opts.TracerProvider
 	iss, err := tokenservice.New(io)
 	var de *tokenservice.DiscoveryError
 	if errors.As(err, &de) {

@@ -57,6 +57,7 @@ const (
 	CodeMethodNotAllowed        = "method_not_allowed"
 	CodeUnauthorized            = "unauthorized"
 	CodeForbidden               = "forbidden"
+	CodeBodyNotAllowed          = "request_body_not_allowed"
 	CodeTooManyServices         = "too_many_services"
 	CodeRateLimited             = "rate_limited"
 )
