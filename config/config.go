@@ -22,6 +22,7 @@ type Config struct {
 	TokenService TokenServiceConfig
 	API          APIConfig
 	Cache        CacheConfig
+	Limits       LimitsConfig
 	Redis        RedisConfig
 	Server       ServerConfig
 	Log          LogConfig

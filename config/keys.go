@@ -150,6 +150,24 @@ var table = []entry{
 		Meaning: "keys that still open values sealed before a rotation; values are re-sealed with JWT_CACHE_ENCRYPTION_KEY as tokens renew"},
 		binding: encryptionKeyValue(func(c *Config) *Secret { return &c.Cache.PreviousEncryptionKeys }, true)},
 
+	// Limits on what callers can make jwtcache do.
+	{KeyDoc: KeyDoc{Env: "JWT_MAX_SERVICES", YAML: "jwt.token.cache.max-services", Type: "integer >= 0",
+		Meaning: "most service names held at once; a new name beyond it, with nothing cached, is refused with 503 too_many_services without a token-service call, while names held keep working. 0 means no limit"},
+		def:     "10000",
+		binding: intValue(func(c *Config) *int { return &c.Limits.MaxServices }, intAtLeast(0))},
+	{KeyDoc: KeyDoc{Env: "JWT_TOKEN_RATE", YAML: "jwt.token.rate", Type: "number >= 0 (20, 0.5)",
+		Meaning: "token-service calls a second that callers may cause (misses, forced refreshes) per token-service client, after a burst of JWT_TOKEN_BURST; beyond it 429 rate_limited with Retry-After. Background renewals are never refused but count. 0 turns the budget off"},
+		def:     "20",
+		binding: floatValue(func(c *Config) *float64 { return &c.Limits.TokenRate }, floatAtLeast(0))},
+	{KeyDoc: KeyDoc{Env: "JWT_TOKEN_BURST", YAML: "jwt.token.burst", Type: "integer >= 1",
+		Meaning: "token-service calls a client may make at once before JWT_TOKEN_RATE applies: a cold start of up to this many service names gets through without waiting"},
+		def:     "500",
+		binding: intValue(func(c *Config) *int { return &c.Limits.TokenBurst }, intAtLeast(1))},
+	{KeyDoc: KeyDoc{Env: "JWT_REFRESH_MIN_INTERVAL", YAML: "jwt.token.cache.refresh.min-interval", Type: durSeconds,
+		Meaning: "least time between two forced refreshes of a service reaching the token service: a POST /refresh within it answers 200 with the previous refresh's token and a message saying so. 0 turns it off"},
+		def:     "5s",
+		binding: durationValue(func(c *Config) *time.Duration { return &c.Limits.RefreshMinInterval }, time.Second, nonNegative)},
+
 	// Redis.
 	{KeyDoc: KeyDoc{Env: "REDIS_HOST", YAML: "spring.data.redis.host", Type: "host name or IP address",
 		Default: "(none); localhost when CACHE_TYPE=redis and no address is set",

@@ -262,6 +262,8 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 	var tokens ports.TokenStore = st.Store
 	var locker ports.RenewalLocker = st.Store
 	var pinger ports.Pinger = st.Store
+	// Asked of the issuer itself: an instrumenting wrapper hides it.
+	keys, _ := issuer.(ports.ClientKeyer)
 	if in := opts.Instrument; in != nil {
 		issuer, tokens, locker, pinger = in.Issuer(issuer), in.Store(tokens), in.Locker(locker), in.Pinger(pinger)
 	}
@@ -270,20 +272,47 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 	if idle == 0 {
 		idle = -1 // the configuration's 0 renews for ever; the core's 0 means its default
 	}
+	lim := limitOptions(cfg.Limits)
 	return app.Options{
-		Issuer:          issuer,
-		Store:           tokens,
-		Locker:          locker,
-		Feed:            st.Store,
-		Pinger:          pinger,
-		Clock:           opts.Clock,
-		Policy:          &policy,
-		CheckInterval:   c.RenewalCheckInterval,
-		CleanupInterval: c.CleanupInterval,
-		IdleTimeout:     idle,
-		LockTTL:         c.LockTTL,
-		FetchTimeout:    cfg.TokenService.MaxTimeout(),
-		Logger:          opts.Logger,
-		OnClose:         st.close,
+		MaxServices:        lim.MaxServices,
+		TokenRate:          lim.TokenRate,
+		TokenBurst:         lim.TokenBurst,
+		ClientKeys:         keys,
+		RefreshMinInterval: lim.RefreshMinInterval,
+		Issuer:             issuer,
+		Store:              tokens,
+		Locker:             locker,
+		Feed:               st.Store,
+		Pinger:             pinger,
+		Clock:              opts.Clock,
+		Policy:             &policy,
+		CheckInterval:      c.RenewalCheckInterval,
+		CleanupInterval:    c.CleanupInterval,
+		IdleTimeout:        idle,
+		LockTTL:            c.LockTTL,
+		FetchTimeout:       cfg.TokenService.MaxTimeout(),
+		Logger:             opts.Logger,
+		OnClose:            st.close,
 	}
+}
+
+// limitOptions maps the configuration's limits onto the core's fields,
+// where 0 means the default and a negative value turns a limit off; in
+// the configuration 0 turns it off.
+func limitOptions(l config.LimitsConfig) app.Options {
+	off := func(v int) int {
+		if v == 0 {
+			return -1
+		}
+		return v
+	}
+	o := app.Options{MaxServices: off(l.MaxServices), TokenRate: l.TokenRate, TokenBurst: l.TokenBurst,
+		RefreshMinInterval: l.RefreshMinInterval}
+	if o.TokenRate == 0 {
+		o.TokenRate = -1
+	}
+	if o.RefreshMinInterval == 0 {
+		o.RefreshMinInterval = -1
+	}
+	return o
 }

@@ -58,6 +58,8 @@ const (
 	CodeUnauthorized            = "unauthorized"
 	CodeForbidden               = "forbidden"
 	CodeBodyNotAllowed          = "request_body_not_allowed"
+	CodeTooManyServices         = "too_many_services"
+	CodeRateLimited             = "rate_limited"
 )
 
 // TokenStatus describes a cached token without the credential: the fields
