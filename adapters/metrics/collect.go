@@ -87,6 +87,10 @@ var (
 		"Forced refreshes asked of this process (POST /refresh).")
 	descEvictions = newDesc("evictions_total",
 		"Tokens evicted through this process.")
+	descRefused = newDesc("requests_refused_total",
+		"Token requests this process refused by its limits, by reason: too_many_services (a new name beyond JWT_MAX_SERVICES) or rate_limited (the token-service client's budget was spent).", "reason")
+	descReused = newDesc("reused_refreshes_total",
+		"Forced refreshes answered with the token of one less than JWT_REFRESH_MIN_INTERVAL earlier, without a token-service call.")
 	descStoreWriteFailures = newDesc("store_write_failures_total",
 		"Tokens the shared store would not take (Redis full, read-only or unreachable); each stayed served from this process alone.")
 	descTokens = newDesc("tokens",
@@ -105,7 +109,7 @@ type cacheCollector struct{ cache Cache }
 
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descHits, descMisses, descRenewals, descRenewalFailures,
-		descForced, descEvictions, descStoreWriteFailures, descTokens, descRenewing, descUntilExpiry} {
+		descForced, descEvictions, descRefused, descReused, descStoreWriteFailures, descTokens, descRenewing, descUntilExpiry} {
 		ch <- d
 	}
 }
@@ -126,6 +130,9 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRenewalFailures, n.RenewalFailures)
 	counter(descForced, n.ForcedRefreshes)
 	counter(descEvictions, n.Evictions)
+	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(n.ServiceLimitRefusals), "too_many_services")
+	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(n.RateLimitRefusals), "rate_limited")
+	counter(descReused, n.ReusedRefreshes)
 	counter(descStoreWriteFailures, n.StoreWriteFailures)
 
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
