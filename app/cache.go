@@ -187,7 +187,8 @@ func (s *Cache) Refresh(ctx context.Context, service string) (domain.Token, erro
 
 // Evict removes service's token from the shared store and from every
 // replica's near cache, and reports what it removed. Its renewal stops until
-// the service is asked for again.
+// the service is asked for again, and a recent token-service failure that
+// callers were sharing is forgotten here.
 func (s *Cache) Evict(ctx context.Context, service string) (Eviction, error) {
 	if err := domain.ValidateServiceName(service); err != nil {
 		return Eviction{}, err
@@ -218,6 +219,11 @@ func (s *Cache) Evict(ctx context.Context, service string) (Eviction, error) {
 			ev.Token = s.statusOf(service, c.tok, now, false)
 		}
 		e.stopTimer()
+		// The failures go with the token: the next caller asks the token
+		// service at once, whatever Retry-After it last sent, and a new
+		// run of failures starts from the first backoff step.
+		e.failure.Store(nil)
+		e.failures.Store(0)
 		e.notifyChanged()
 	}
 	ev.Removed = removed
