@@ -362,6 +362,9 @@ var badValues = []struct {
 	{"JWT_TOKEN_SERVICE_URL", "token.example.com/oauth", "is not an http or https URL"},
 	{"JWT_TOKEN_SERVICE_URL", "https:///token", "has no host"},
 	{"JWT_TOKEN_SERVICE_URL", "https://h/t#frag", "must not have a fragment"},
+	// A query may hold a secret: the message shows scheme://host/path.
+	{"JWT_TOKEN_SERVICE_URL", "https://h/t?code=" + clientSecret + "#frag", `"https://h/t" must not have a fragment`},
+	{"JWT_TOKEN_SERVICE_URL", "ftp://h/t?code=" + clientSecret, `"ftp://h/t" is not an http or https URL`},
 	{"JWT_TOKEN_SERVICE_URL", "https://user:" + clientSecret + "@h/t", "must not contain credentials"},
 	{"JWT_TOKEN_SERVICE_URL", "https://h/%zz", "is not a valid URL"},
 	{"JWT_CLIENT_AUTH_METHOD", "client_secret_jwt", `"client_secret_jwt" is not client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth or self_signed_tls_client_auth`},

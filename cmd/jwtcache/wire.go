@@ -17,6 +17,7 @@ import (
 	"github.com/jwtcache/jwtcache/app/embedded"
 	"github.com/jwtcache/jwtcache/app/embedded/fxmodule"
 	"github.com/jwtcache/jwtcache/config"
+	"github.com/jwtcache/jwtcache/internal/redact"
 	"github.com/jwtcache/jwtcache/ports"
 )
 
@@ -207,8 +208,9 @@ func logStarted(lc fx.Lifecycle, cfg config.Config, srv *rest.Server, mgmt manag
 		attrs := []any{
 			"addr", srv.Addr(),
 			"cache", string(cfg.Cache.Type),
-			"tokenService", cfg.TokenService.URL,
-			"issuer", cfg.TokenService.IssuerURL,
+			// scheme://host/path: a query may hold a secret.
+			"tokenService", redact.URL(cfg.TokenService.URL),
+			"issuer", redact.URL(cfg.TokenService.IssuerURL),
 			"clientId", cfg.TokenService.ClientID,
 			"renewalBuffer", cfg.Cache.RenewalBuffer,
 			"version", version,
