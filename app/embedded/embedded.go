@@ -241,7 +241,7 @@ func redisOptions(cfg config.Config, clock ports.Clock, logger *slog.Logger) red
 		Password:     r.Password.Reveal(),
 		DB:           r.Database,
 		TLS:          r.TLS,
-		TLSOptions:   r.TLSOptions(),
+		TLSOptions:   redisstore.TLSOptions{CAFile: r.TLSCAFile, CertFile: r.TLSCertFile, KeyFile: r.TLSKeyFile, ServerName: r.TLSServerName},
 		DialTimeout:  r.Timeout,
 		ReadTimeout:  r.Timeout,
 		WriteTimeout: r.Timeout,

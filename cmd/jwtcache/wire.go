@@ -10,13 +10,13 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
-	"github.com/jwtcache/jwtcache/adapters/credfile"
 	"github.com/jwtcache/jwtcache/adapters/metrics"
 	"github.com/jwtcache/jwtcache/adapters/rest"
 	"github.com/jwtcache/jwtcache/app"
 	"github.com/jwtcache/jwtcache/app/embedded"
 	"github.com/jwtcache/jwtcache/app/embedded/fxmodule"
 	"github.com/jwtcache/jwtcache/config"
+	"github.com/jwtcache/jwtcache/internal/credfile"
 	"github.com/jwtcache/jwtcache/internal/redact"
 	"github.com/jwtcache/jwtcache/ports"
 )
