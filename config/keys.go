@@ -239,7 +239,7 @@ var table = []entry{
 		Meaning: "API keys that may call the token, bearer, refresh and evict endpoints (Authorization: Bearer KEY or X-API-Key: KEY); @ limits a key to those services. Keys are 16 to 512 visible ASCII characters other than ',' and '@'. None means those endpoints are open (logged at start-up). Never logged or shown"},
 		binding: apiKeysValue(func(c *Config) *[]APIKey { return &c.API.Keys })},
 	{KeyDoc: KeyDoc{Env: "JWT_API_KEYS_FILE", YAML: "jwt.api.keys-file", Type: "file path", Default: "(none)",
-		Meaning: "file of more API keys, one entry per line as in JWT_API_KEYS, '#' starting a comment line (a mounted Kubernetes secret); added to JWT_API_KEYS. Read again when it changes (at most once a second): the REST API accepts the new keys without a restart; a file that becomes unreadable or holds no valid key keeps the last good keys"},
+		Meaning: "file of more API keys, one entry per line as in JWT_API_KEYS, '#' starting a comment line (a mounted Kubernetes secret); added to JWT_API_KEYS. At most 1 MiB, like every credential file: a larger one stops start-up. Read again when it changes (at most once a second): the REST API accepts the new keys without a restart; a file that becomes unreadable or holds no valid key keeps the last good keys"},
 		binding: apiKeysFileValue(func(c *Config) *string { return &c.API.KeysFile }, func(c *Config) *[]APIKey { return &c.API.FileKeys })},
 	{KeyDoc: KeyDoc{Env: "JWT_API_PROTECT_STATUS", YAML: "jwt.api.protect-status", Type: "boolean (true/false, yes/no, on/off, 1/0)",
 		Meaning: "require an API key for the status and statistics endpoints too; health stays open for probes"},

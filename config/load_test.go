@@ -396,7 +396,7 @@ var badValues = []struct {
 	{"JWT_API_KEYS", apiKeyLong + "@KYC", "entry 1: service 1 after '@' is not a valid service name"},
 	{"JWT_API_KEYS", apiKeyLong + " x", "entry 1: the key may hold only visible ASCII"},
 	{"JWT_API_KEYS", " , ", "holds no key"},
-	{"JWT_API_KEYS_FILE", "/nonexistent/api-keys", `cannot read "/nonexistent/api-keys": no such file or directory`},
+	{"JWT_API_KEYS_FILE", "/nonexistent/api-keys", `file "/nonexistent/api-keys": no such file or directory`},
 	{"JWT_API_PROTECT_STATUS", "2", `"2" is not a boolean`},
 	{"JWT_TOKEN_TIMEOUT", "abc", `"abc" is not a duration (want seconds like 20 or a Go duration like 20s)`},
 	{"JWT_TOKEN_TIMEOUT", "0", "must be more than 0, got 0s"},
