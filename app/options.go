@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -82,7 +83,8 @@ type Options struct {
 	// token service only from real calls.
 	Prober ports.IssuerProber
 	// HealthCheckInterval is the mean period of the probes (each one
-	// jittered by up to a tenth). Optional: DefaultHealthCheckInterval.
+	// jittered by up to a tenth). Optional: DefaultHealthCheckInterval;
+	// at least MinHealthCheckInterval.
 	HealthCheckInterval time.Duration
 	// IssuerHealth reports a problem of the issuer that no call shows yet
 	// (a credential file that went bad, a stale discovery document), read
@@ -159,6 +161,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.CheckInterval < 0 || o.CleanupInterval < 0 || o.LockTTL < 0 || o.FetchTimeout < 0 || o.MinBackoff < 0 || o.MaxBackoff < 0 ||
 		o.StoreTimeout < 0 || o.HealthCheckInterval < 0 {
 		return o, errors.New("app: Options durations must not be negative (except IdleTimeout)")
+	}
+	if o.HealthCheckInterval < MinHealthCheckInterval {
+		return o, fmt.Errorf("app: Options.HealthCheckInterval must be at least %v, or probes would hammer the token service", MinHealthCheckInterval)
 	}
 	if o.LockTTL <= o.FetchTimeout {
 		return o, errors.New("app: Options.LockTTL must exceed Options.FetchTimeout, or a slow renewal would outlive its lock")

@@ -10,6 +10,10 @@ import (
 // probes when Options.HealthCheckInterval is zero (JWT_HEALTH_CHECK_INTERVAL).
 const DefaultHealthCheckInterval = 30 * time.Second
 
+// MinHealthCheckInterval is the shortest Options.HealthCheckInterval New
+// accepts: probing more often would hammer the token service.
+const MinHealthCheckInterval = time.Second
+
 // ErrIssuerDown is wrapped by an Options.IssuerHealth error meaning that no
 // token can be obtained (an issuer whose discovery document was never
 // fetched, say): the token service is DOWN in Health.
