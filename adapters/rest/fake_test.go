@@ -32,9 +32,16 @@ type fakeService struct {
 	health     func(ctx context.Context) app.Health
 	// panics makes every method panic with this value when non-nil.
 	panics any
+	// feed is the event feed served at /events; nil: none.
+	feed *app.EventFeed
 }
 
-var _ Cache = (*fakeService)(nil)
+var (
+	_ Cache       = (*fakeService)(nil)
+	_ EventSource = (*fakeService)(nil)
+)
+
+func (f *fakeService) Events() *app.EventFeed { return f.feed }
 
 // guideToken is the token of the guide's example, issued at testNow for
 // an hour.

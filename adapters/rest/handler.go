@@ -39,6 +39,8 @@ type Options struct {
 	// one to Server.DrainFirst. Default: one that never drains, so that
 	// /readyz follows the cache's health only.
 	Readiness *Readiness
+	// EventStream bounds the event feed at EventsPath.
+	EventStream EventStreamOptions
 }
 
 // BasePath is the prefix of every endpoint.
@@ -62,7 +64,8 @@ func NewHandler(svc Cache, opts Options) http.Handler {
 	// service logs through slog only.
 	releaseMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
 
-	a := &api{svc: svc, clock: opts.Clock, log: opts.Logger, auth: opts.Auth, ready: opts.Readiness}
+	a := &api{svc: svc, clock: opts.Clock, log: opts.Logger, auth: opts.Auth, ready: opts.Readiness,
+		streams: newEventStreams(svc, opts.EventStream)}
 	if a.clock == nil {
 		a.clock = ports.SystemClock
 	}
@@ -87,13 +90,15 @@ func NewHandler(svc Cache, opts Options) http.Handler {
 	g := e.Group(BasePath)
 	g.GET("/token/:"+paramService, a.token)
 	g.GET("/bearer/:"+paramService, a.bearer)
-	g.POST("/refresh/:"+paramService, a.refresh)
+	g.POST("/refresh/:"+paramService, a.refreshQuery)
 	g.DELETE("/evict/:"+paramService, a.evict)
 	g.GET("/status/:"+paramService, a.status)
-	g.GET("/status", a.statuses)
+	g.GET("/status", a.statusList)
 	g.GET("/statistics", a.statistics)
 	g.GET("/health", a.health)
 	g.GET(OpenAPIPath, a.openAPI)
+	g.GET(EventsPath, a.events)
+	registerConsole(e)
 
 	// Operations endpoints, outside the guide's API: probes and metrics.
 	e.GET(LivezPath, a.livez)
@@ -116,6 +121,8 @@ type api struct {
 	auth *Auth
 	// ready is nil when nothing drains it.
 	ready *Readiness
+	// streams serves the event feed.
+	streams *eventStreams
 }
 
 // stamp is the response timestamp: the instant the core's view describes,
