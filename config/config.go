@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jwtcache/jwtcache/adapters/redisstore"
-
 	"github.com/jwtcache/jwtcache/domain"
 )
 
@@ -232,13 +230,13 @@ func (c CacheConfig) EncryptionKeys() ([][]byte, error) {
 	if c.EncryptionKey == "" {
 		return nil, nil
 	}
-	cur, err := redisstore.ParseEncryptionKey(c.EncryptionKey.Reveal())
+	cur, err := ParseEncryptionKey(c.EncryptionKey.Reveal())
 	if err != nil {
 		return nil, fmt.Errorf("config: JWT_CACHE_ENCRYPTION_KEY: %w", err)
 	}
 	keys := [][]byte{cur}
 	for i, part := range splitSecretList(c.PreviousEncryptionKeys) {
-		k, err := redisstore.ParseEncryptionKey(part)
+		k, err := ParseEncryptionKey(part)
 		if err != nil {
 			return nil, fmt.Errorf("config: JWT_CACHE_ENCRYPTION_PREVIOUS_KEYS: entry %d: %w", i+1, err)
 		}

@@ -369,7 +369,7 @@ var badValues = []struct {
 	{"JWT_STRICT_SERVICES", "sure", `"sure" is not a boolean`},
 	{"JWT_CACHE_ENCRYPTION_KEY", "c2hvcnQta2V5LTE2LWJ5dGVz", "decodes to 18 bytes; AES-256 needs exactly 32"},
 	{"JWT_CACHE_ENCRYPTION_KEY", "not base64 at all!", "is not base64"},
-	{"JWT_CACHE_ENCRYPTION_PREVIOUS_KEYS", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=,c2hvcnQ=", "entry 2: redisstore: encryption key decodes to 5 bytes"},
+	{"JWT_CACHE_ENCRYPTION_PREVIOUS_KEYS", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=,c2hvcnQ=", "entry 2: encryption key decodes to 5 bytes"},
 	{"JWT_API_KEYS", apiKeyShort, "entry 1: the key is shorter than 16 characters"},
 	{"JWT_API_KEYS", apiKeyLong + "," + apiKeyShort, "entry 2: the key is shorter than 16 characters"},
 	{"JWT_API_KEYS", apiKeyLong + "@KYC", "entry 1: service 1 after '@' is not a valid service name"},

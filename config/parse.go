@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/jwtcache/jwtcache/adapters/redisstore"
 )
 
 // binding parses one key's raw string into its Config field and checks the
@@ -71,7 +69,7 @@ func encryptionKeyValue(field func(*Config) *Secret, list bool) binding {
 			return ""
 		}
 		for i, p := range parts {
-			if _, err := redisstore.ParseEncryptionKey(p); err != nil {
+			if _, err := ParseEncryptionKey(p); err != nil {
 				if list {
 					return fmt.Sprintf("entry %d: %v", i+1, err)
 				}

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/fx"
-
 	"github.com/jwtcache/jwtcache/adapters/devissuer"
 	"github.com/jwtcache/jwtcache/ports/storetest"
 )
@@ -523,15 +521,6 @@ func TestGenerateSecret(t *testing.T) {
 			t.Fatalf("secret %q: wrong length, needs escaping, or repeats", s)
 		}
 		seen[s] = true
-	}
-}
-
-func TestModule(t *testing.T) {
-	err := fx.ValidateApp(fx.NopLogger, devissuer.Module,
-		fx.Supply(devissuer.Options{ClientID: "x", ClientSecret: "y"}),
-		fx.Invoke(func(*devissuer.Server) {}))
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/fx"
-
 	"github.com/jwtcache/jwtcache/domain"
 	"github.com/jwtcache/jwtcache/ports"
 )
@@ -24,20 +22,6 @@ var (
 	_ ports.RenewalLocker = (*Store)(nil)
 	_ ports.ChangeFeed    = (*Store)(nil)
 	_ ports.Pinger        = (*Store)(nil)
-)
-
-// Module provides a *Store, also as ports.TokenStore, ports.RenewalLocker,
-// ports.ChangeFeed and ports.Pinger. It uses the ports.Clock in the graph
-// if there is one, the system clock otherwise.
-var Module = fx.Module("memory",
-	fx.Provide(fx.Annotate(New,
-		fx.ParamTags(`optional:"true"`),
-		fx.As(fx.Self()),
-		fx.As(new(ports.TokenStore)),
-		fx.As(new(ports.RenewalLocker)),
-		fx.As(new(ports.ChangeFeed)),
-		fx.As(new(ports.Pinger)),
-	)),
 )
 
 // Store keeps tokens and renewal locks in maps. It is safe for concurrent

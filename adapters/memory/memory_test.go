@@ -7,11 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"go.uber.org/fx"
-	"go.uber.org/fx/fxtest"
-
 	"github.com/jwtcache/jwtcache/domain"
-	"github.com/jwtcache/jwtcache/ports"
 	"github.com/jwtcache/jwtcache/ports/storetest"
 )
 
@@ -152,17 +148,4 @@ func TestPendingNamesCoalesce(t *testing.T) {
 			t.Errorf("calls = %v, want one per pending name", calls)
 		}
 	})
-}
-
-func TestModule(t *testing.T) {
-	app := fxtest.New(t, Module, fx.Invoke(func(ports.TokenStore, ports.RenewalLocker, ports.ChangeFeed, ports.Pinger, *Store) {}))
-	app.RequireStart().RequireStop()
-
-	clock := storetest.NewFakeClock(epoch)
-	var s *Store
-	app = fxtest.New(t, Module, fx.Supply(fx.Annotate(clock, fx.As(new(ports.Clock)))), fx.Populate(&s))
-	app.RequireStart().RequireStop()
-	if s.clock != clock {
-		t.Error("Module did not use the ports.Clock in the graph")
-	}
 }

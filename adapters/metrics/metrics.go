@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.uber.org/fx"
 )
 
 // namespace prefixes every metric of jwtcache's own.
@@ -128,16 +127,3 @@ type slogPrinter struct{ l *slog.Logger }
 func (p slogPrinter) Println(v ...any) {
 	p.l.Warn("metrics: scrape incomplete", "err", fmt.Sprint(v...))
 }
-
-// Module provides a *Metrics built by New from the Options in the graph
-// (optional).
-var Module = fx.Module("metrics",
-	fx.Provide(provide),
-)
-
-type params struct {
-	fx.In
-	Options Options `optional:"true"`
-}
-
-func provide(p params) *Metrics { return New(p.Options) }

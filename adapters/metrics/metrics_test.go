@@ -14,7 +14,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
-	"go.uber.org/fx"
 
 	"github.com/jwtcache/jwtcache/adapters/memory"
 	"github.com/jwtcache/jwtcache/app"
@@ -479,15 +478,5 @@ func TestScrapeWithStoreDown(t *testing.T) {
 	if !strings.Contains(body, `promhttp_metric_handler_errors_total{cause="gathering"} 1`) ||
 		!strings.Contains(logs.String(), "scrape incomplete") {
 		t.Fatalf("the failure is neither counted nor logged:\n%s\n%s", body, logs)
-	}
-}
-
-func TestModule(t *testing.T) {
-	var m *Metrics
-	if err := fx.ValidateApp(fx.NopLogger, Module, fx.Populate(&m)); err != nil {
-		t.Fatal(err)
-	}
-	if err := fx.ValidateApp(fx.NopLogger, Module, fx.Supply(Options{Version: "x"}), fx.Populate(&m)); err != nil {
-		t.Fatal(err)
 	}
 }

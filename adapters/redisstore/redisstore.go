@@ -90,7 +90,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/fx"
 
 	"github.com/jwtcache/jwtcache/ports"
 )
@@ -150,8 +149,8 @@ type Options struct {
 	// EncryptionKeys, if not empty, seal the token values with AES-256-GCM
 	// (see "Value format" in the package comment): the first key seals,
 	// and the others are previous keys, still used to open values. Each is
-	// exactly EncryptionKeySize bytes; ParseEncryptionKey reads one from
-	// base64. Empty stores values in clear.
+	// exactly EncryptionKeySize bytes (config.ParseEncryptionKey reads one
+	// from base64). Empty stores values in clear.
 	EncryptionKeys [][]byte
 	// Clock tells the store the time, to turn a token's expiry into a key
 	// TTL; nil means the system clock.
@@ -324,45 +323,6 @@ func (s *Store) Close() error {
 		return fmt.Errorf("redisstore: close: %w", err)
 	}
 	return nil
-}
-
-// Module provides a *Store built from the Options in the graph, also as
-// ports.TokenStore, ports.RenewalLocker, ports.ChangeFeed and ports.Pinger,
-// and closes it when the app stops. A ports.Clock or *slog.Logger in the
-// graph fills in Options.Clock or Options.Logger when they are nil. Starting
-// does not wait for Redis: the health endpoint reports it.
-var Module = fx.Module("redisstore",
-	fx.Provide(fx.Annotate(newForFx,
-		fx.As(fx.Self()),
-		fx.As(new(ports.TokenStore)),
-		fx.As(new(ports.RenewalLocker)),
-		fx.As(new(ports.ChangeFeed)),
-		fx.As(new(ports.Pinger)),
-	)),
-)
-
-type fxParams struct {
-	fx.In
-	Lifecycle fx.Lifecycle
-	Options   Options
-	Clock     ports.Clock  `optional:"true"`
-	Logger    *slog.Logger `optional:"true"`
-}
-
-func newForFx(p fxParams) (*Store, error) {
-	opts := p.Options
-	if opts.Clock == nil {
-		opts.Clock = p.Clock
-	}
-	if opts.Logger == nil {
-		opts.Logger = p.Logger
-	}
-	s, err := New(opts)
-	if err != nil {
-		return nil, err
-	}
-	p.Lifecycle.Append(fx.StopHook(s.Close))
-	return s, nil
 }
 
 // String describes o without its password or encryption keys (only how

@@ -14,12 +14,9 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/fx"
-	"go.uber.org/fx/fxtest"
 
 	"github.com/jwtcache/jwtcache/adapters/redisstore/redistest"
 	"github.com/jwtcache/jwtcache/domain"
-	"github.com/jwtcache/jwtcache/ports"
 	"github.com/jwtcache/jwtcache/ports/storetest"
 )
 
@@ -597,23 +594,5 @@ func TestCloseEndsSubscriptions(t *testing.T) {
 	}
 	if err := s.Subscribe(t.Context(), func(string) {}); err == nil {
 		t.Fatal("Subscribe after Close succeeded")
-	}
-}
-
-func TestModule(t *testing.T) {
-	mr := miniredis.RunT(t)
-	var s *Store
-	app := fxtest.New(t, Module,
-		fx.Supply(Options{Addrs: []string{mr.Addr()}}),
-		fx.Invoke(func(ports.TokenStore, ports.RenewalLocker, ports.ChangeFeed, ports.Pinger) {}),
-		fx.Populate(&s),
-	)
-	app.RequireStart()
-	if err := s.Ping(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	app.RequireStop()
-	if err := s.Ping(t.Context()); err == nil {
-		t.Fatal("the store is still open after the app stopped")
 	}
 }

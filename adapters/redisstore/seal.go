@@ -6,13 +6,10 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/jwtcache/jwtcache/domain"
 )
@@ -156,32 +153,4 @@ func (s sealed) decode(key string, value []byte) (domain.Token, error) {
 		return domain.Token{}, fmt.Errorf("%w: sealed with key id %s, which is not among the encryption keys", errUnreadable, v.KID)
 	}
 	return domain.Token{}, fmt.Errorf("%w: sealed value does not open: altered, or written under another Redis key", errUnreadable)
-}
-
-// ParseEncryptionKey decodes one Options.EncryptionKeys entry from base64,
-// standard or URL-safe, padded or not, ignoring white space around it (a
-// key file's final newline). It must decode to exactly EncryptionKeySize
-// bytes: `openssl rand -base64 32` makes one. Its errors never quote s.
-func ParseEncryptionKey(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil, errors.New("redisstore: encryption key is empty")
-	}
-	// A string valid in two of these decodes to the same bytes in both: the
-	// alphabets differ only in characters such a string cannot hold.
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		key, err := enc.DecodeString(s)
-		if err != nil {
-			continue
-		}
-		if len(key) != EncryptionKeySize {
-			hint := ""
-			if _, err := hex.DecodeString(s); err == nil && len(s) == 2*EncryptionKeySize {
-				hint = " (it looks like hex: give the same bytes in base64)"
-			}
-			return nil, fmt.Errorf("redisstore: encryption key decodes to %d bytes; AES-256 needs exactly %d%s", len(key), EncryptionKeySize, hint)
-		}
-		return key, nil
-	}
-	return nil, errors.New("redisstore: encryption key is not base64 (standard or URL-safe, padded or not)")
 }

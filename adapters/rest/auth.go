@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/jwtcache/jwtcache/adapters/rest/restapi"
 	"github.com/jwtcache/jwtcache/domain"
 )
 
@@ -223,17 +224,17 @@ func (a *api) authenticate(c *gin.Context) {
 		} else if key == "" {
 			reason = errNoKey.Error()
 		}
-		auth.log.DebugContext(ctx, "rest: request refused", "route", route, "service", clip(service, maxEchoLen),
+		auth.log.DebugContext(ctx, "rest: request refused", "route", route, "service", restapi.Clip(service),
 			"status", http.StatusUnauthorized, "reason", reason, "remote", c.Request.RemoteAddr)
 		c.Writer.Header().Set("WWW-Authenticate", `Bearer realm="`+authRealm+`"`)
-		a.writeError(c, service, apiError{status: http.StatusUnauthorized, code: codeUnauthorized,
+		a.writeError(c, service, apiError{status: http.StatusUnauthorized, code: restapi.CodeUnauthorized,
 			message: "a valid API key is required: send Authorization: Bearer <key> or " + APIKeyHeader + ": <key>"})
 		c.Abort()
 	case !allowed:
 		auth.forbidden.Add(1)
-		auth.log.DebugContext(ctx, "rest: request refused", "route", route, "service", clip(service, maxEchoLen),
+		auth.log.DebugContext(ctx, "rest: request refused", "route", route, "service", restapi.Clip(service),
 			"status", http.StatusForbidden, "reason", "API key not allowed this service", "remote", c.Request.RemoteAddr)
-		a.writeError(c, service, apiError{status: http.StatusForbidden, code: codeForbidden,
+		a.writeError(c, service, apiError{status: http.StatusForbidden, code: restapi.CodeForbidden,
 			message: "this API key may not be used for this service"})
 		c.Abort()
 	}

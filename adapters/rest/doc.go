@@ -1,5 +1,6 @@
 // Package rest is jwtcache's REST API: the Gin handler serving the guide's
-// /api/v1/jwt endpoints, the HTTP server that runs it, and their fx module.
+// /api/v1/jwt endpoints and the HTTP server that runs it. The server's fx
+// wiring lives in cmd/jwtcache.
 //
 // The adapter drives the core through the small Cache interface it
 // owns. Response field names and types are the guide's contract; times are

@@ -119,21 +119,3 @@ func TestRetryAfterValue(t *testing.T) {
 		}
 	}
 }
-
-func TestClip(t *testing.T) {
-	for _, tt := range []struct {
-		s    string
-		n    int
-		want string
-	}{
-		{"short", 10, "short"},
-		{"exactly", 7, "exactly"},
-		{"abcdef", 3, "abc"},
-		{"aé", 2, "a"}, // é is two bytes: not split
-		{"日本", 4, "日"},
-	} {
-		if got := clip(tt.s, tt.n); got != tt.want {
-			t.Errorf("clip(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
-		}
-	}
-}

@@ -6,39 +6,15 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/jwtcache/jwtcache/adapters/rest/restapi"
 	"github.com/jwtcache/jwtcache/domain"
-)
-
-// The stable error codes of the "error" field. Clients may branch on them;
-// the messages are for humans and may change.
-const (
-	codeInvalidServiceName      = "invalid_service_name"
-	codeUnknownService          = "unknown_service"
-	codeTokenServiceRejected    = "token_service_rejected"
-	codeTokenServiceBadResponse = "token_service_bad_response"
-	codeTokenServiceUnavailable = "token_service_unavailable"
-	codeTokenServiceTimeout     = "token_service_timeout"
-	codeTimeout                 = "timeout"
-	codeRequestCanceled         = "request_canceled"
-	codeShuttingDown            = "shutting_down"
-	codeInternal                = "internal_error"
-	codeNotFound                = "not_found"
-	codeMethodNotAllowed        = "method_not_allowed"
-	codeUnauthorized            = "unauthorized"
-	codeForbidden               = "forbidden"
 )
 
 // statusClientClosedRequest is nginx's status for a request its client
 // abandoned. Nobody reads the answer; it keeps such requests out of the 5xx
 // counts and error logs.
 const statusClientClosedRequest = 499
-
-// maxEchoLen bounds what an error answer repeats of client or token
-// service input: a service name (at most 63 characters when valid) or the
-// token service's error_description.
-const maxEchoLen = 200
 
 // apiError is an error as the API answers it.
 type apiError struct {
@@ -66,23 +42,23 @@ func mapError(err error, service string) apiError {
 		if verr := domain.ValidateServiceName(service); verr != nil {
 			msg = verr.Error()
 		}
-		return apiError{status: http.StatusBadRequest, code: codeInvalidServiceName, message: msg}
+		return apiError{status: http.StatusBadRequest, code: restapi.CodeInvalidServiceName, message: msg}
 	case errors.Is(err, domain.ErrUnknownService):
-		return apiError{status: http.StatusNotFound, code: codeUnknownService,
+		return apiError{status: http.StatusNotFound, code: restapi.CodeUnknownService,
 			message: "no token service is configured for this service name"}
 	case errors.Is(err, domain.ErrClosed):
-		return apiError{status: http.StatusServiceUnavailable, code: codeShuttingDown,
+		return apiError{status: http.StatusServiceUnavailable, code: restapi.CodeShuttingDown,
 			message: "the token cache is shutting down"}
 	case errors.As(err, &tse):
 		return mapTokenServiceError(tse)
 	case errors.Is(err, context.DeadlineExceeded):
-		return apiError{status: http.StatusGatewayTimeout, code: codeTimeout,
+		return apiError{status: http.StatusGatewayTimeout, code: restapi.CodeTimeout,
 			message: "the request timed out"}
 	case errors.Is(err, context.Canceled):
-		return apiError{status: statusClientClosedRequest, code: codeRequestCanceled,
+		return apiError{status: statusClientClosedRequest, code: restapi.CodeRequestCanceled,
 			message: "the request was canceled"}
 	default:
-		return apiError{status: http.StatusInternalServerError, code: codeInternal,
+		return apiError{status: http.StatusInternalServerError, code: restapi.CodeInternal,
 			message: "internal error"}
 	}
 }
@@ -95,17 +71,17 @@ func mapTokenServiceError(e *domain.TokenServiceError) apiError {
 	a := apiError{retryAfter: e.RetryAfter}
 	switch e.Kind {
 	case domain.Rejected:
-		a.status, a.code = http.StatusBadGateway, codeTokenServiceRejected
-		a.tokenServiceError = clip(e.Code, maxEchoLen)
+		a.status, a.code = http.StatusBadGateway, restapi.CodeTokenServiceRejected
+		a.tokenServiceError = restapi.Clip(e.Code)
 		a.message = "the token service rejected the token request" + upstreamDetail(e)
 	case domain.Unreachable:
-		a.status, a.code = http.StatusServiceUnavailable, codeTokenServiceUnavailable
+		a.status, a.code = http.StatusServiceUnavailable, restapi.CodeTokenServiceUnavailable
 		a.message = "the token service is unreachable"
 	case domain.Timeout:
-		a.status, a.code = http.StatusGatewayTimeout, codeTokenServiceTimeout
+		a.status, a.code = http.StatusGatewayTimeout, restapi.CodeTokenServiceTimeout
 		a.message = "the token service did not answer in time"
 	default: // BadResponse, and any kind added later
-		a.status, a.code = http.StatusBadGateway, codeTokenServiceBadResponse
+		a.status, a.code = http.StatusBadGateway, restapi.CodeTokenServiceBadResponse
 		a.message = "the token service sent an unusable response" + upstreamDetail(e)
 	}
 	return a
@@ -119,10 +95,10 @@ func upstreamDetail(e *domain.TokenServiceError) string {
 		s += " (HTTP " + strconv.Itoa(e.HTTPStatus) + ")"
 	}
 	if e.Code != "" {
-		s += ": " + clip(e.Code, maxEchoLen)
+		s += ": " + restapi.Clip(e.Code)
 	}
 	if e.Description != "" {
-		s += ": " + clip(e.Description, maxEchoLen)
+		s += ": " + restapi.Clip(e.Description)
 	}
 	return s
 }
@@ -131,15 +107,4 @@ func upstreamDetail(e *domain.TokenServiceError) string {
 // so that a client never comes back early.
 func retryAfterValue(d time.Duration) string {
 	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
-}
-
-// clip cuts s to at most n bytes without splitting a UTF-8 sequence.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

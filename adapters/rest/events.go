@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/jwtcache/jwtcache/adapters/rest/restapi"
 	"github.com/jwtcache/jwtcache/app"
 )
 
@@ -33,9 +34,6 @@ const (
 // eventRetry is the reconnection delay the stream suggests to
 // EventSource clients.
 const eventRetry = 3 * time.Second
-
-// codeTooManyStreams answers an event stream over the limit.
-const codeTooManyStreams = "too_many_streams"
 
 // EventStreamOptions bounds GET /events. Every field is optional.
 type EventStreamOptions struct {
@@ -91,7 +89,7 @@ func newEventStreams(svc Cache, opts EventStreamOptions) *eventStreams {
 func (a *api) events(c *gin.Context) {
 	es := a.streams
 	if es.feed == nil {
-		a.writeError(c, "", apiError{status: http.StatusNotFound, code: codeNotFound,
+		a.writeError(c, "", apiError{status: http.StatusNotFound, code: restapi.CodeNotFound,
 			message: "this cache reports no events"})
 		return
 	}
@@ -99,7 +97,7 @@ func (a *api) events(c *gin.Context) {
 	if v := c.GetHeader("Last-Event-ID"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			a.writeError(c, "", apiError{status: http.StatusBadRequest, code: codeInvalidParameter,
+			a.writeError(c, "", apiError{status: http.StatusBadRequest, code: restapi.CodeInvalidParameter,
 				message: "Last-Event-ID must be an event id"})
 			return
 		}
@@ -108,7 +106,7 @@ func (a *api) events(c *gin.Context) {
 	if es.open.Add(1) > int64(es.opts.MaxStreams) {
 		es.open.Add(-1)
 		c.Writer.Header().Set("Retry-After", retryAfterValue(eventRetry))
-		a.writeError(c, "", apiError{status: http.StatusServiceUnavailable, code: codeTooManyStreams,
+		a.writeError(c, "", apiError{status: http.StatusServiceUnavailable, code: restapi.CodeTooManyStreams,
 			message: "too many event streams are open; try again later"})
 		return
 	}
@@ -210,7 +208,7 @@ func encodeEvent(e app.Event) []byte {
 		w.str("failure", e.Failure)
 	}
 	if e.TokenServiceError != "" {
-		w.str("tokenServiceError", clip(e.TokenServiceError, maxEchoLen))
+		w.str("tokenServiceError", restapi.Clip(e.TokenServiceError))
 	}
 	if e.Failures > 0 {
 		w.int("consecutiveFailures", int64(e.Failures))

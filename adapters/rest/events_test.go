@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jwtcache/jwtcache/adapters/redisstore/redistest"
+	"github.com/jwtcache/jwtcache/adapters/rest/restapi"
 	"github.com/jwtcache/jwtcache/app"
 )
 
@@ -165,7 +166,7 @@ func sameJSON(a, b map[string]any) bool {
 func TestEventStreamRefusals(t *testing.T) {
 	h, _ := newTestHandler(&fakeService{}) // no feed
 	rec, body := do(t, h, http.MethodGet, BasePath+EventsPath)
-	if rec.Code != http.StatusNotFound || body["error"] != codeNotFound {
+	if rec.Code != http.StatusNotFound || body["error"] != restapi.CodeNotFound {
 		t.Fatalf("without a feed: %d %s", rec.Code, rec.Body)
 	}
 	h, _ = newTestHandler(&fakeService{feed: app.NewEventFeed(1, 1)})

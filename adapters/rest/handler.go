@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/jwtcache/jwtcache/adapters/rest/restapi"
 	"github.com/jwtcache/jwtcache/app"
 	"github.com/jwtcache/jwtcache/domain"
 	"github.com/jwtcache/jwtcache/ports"
@@ -43,11 +44,11 @@ type Options struct {
 	EventStream EventStreamOptions
 }
 
-// BasePath is the prefix of every endpoint.
-const BasePath = "/api/v1/jwt"
+// BasePath is the prefix of every endpoint, restapi.BasePath.
+const BasePath = restapi.BasePath
 
 // paramService is the path parameter holding the service name.
-const paramService = "serviceName"
+const paramService = restapi.ServiceParam
 
 var releaseMode sync.Once
 
@@ -88,14 +89,15 @@ func NewHandler(svc Cache, opts Options) http.Handler {
 	e.Use(opts.Middleware...)
 
 	g := e.Group(BasePath)
-	g.GET("/token/:"+paramService, a.token)
-	g.GET("/bearer/:"+paramService, a.bearer)
-	g.POST("/refresh/:"+paramService, a.refreshQuery)
-	g.DELETE("/evict/:"+paramService, a.evict)
-	g.GET("/status/:"+paramService, a.status)
-	g.GET("/status", a.statusList)
-	g.GET("/statistics", a.statistics)
-	g.GET("/health", a.health)
+	byName := "/:" + paramService
+	g.GET(restapi.TokenPath+byName, a.token)
+	g.GET(restapi.BearerPath+byName, a.bearer)
+	g.POST(restapi.RefreshPath+byName, a.refreshQuery)
+	g.DELETE(restapi.EvictPath+byName, a.evict)
+	g.GET(restapi.StatusPath+byName, a.status)
+	g.GET(restapi.StatusPath, a.statusList)
+	g.GET(restapi.StatisticsPath, a.statistics)
+	g.GET(restapi.HealthPath, a.health)
 	g.GET(OpenAPIPath, a.openAPI)
 	g.GET(EventsPath, a.events)
 	registerConsole(e)
@@ -161,16 +163,15 @@ func (a *api) refresh(c *gin.Context) {
 // sendToken writes a token with its status fields.
 func (a *api) sendToken(c *gin.Context, name, message string, tok domain.Token) {
 	st := a.svc.Describe(name, tok)
-	w := getWriter()
-	w.open()
-	w.str("serviceName", name)
-	if message != "" {
-		w.str("message", message)
+	r := restapi.TokenResponse{
+		ServiceName: name,
+		Message:     message,
+		AccessToken: tok.AccessToken,
+		TokenStatus: tokenStatus(st),
+		Timestamp:   a.stamp(st.At),
 	}
-	w.str("accessToken", tok.AccessToken)
-	writeStatusFields(w, st)
-	w.time("timestamp", a.stamp(st.At))
-	w.close()
+	w := getWriter()
+	writeTokenResponse(w, &r)
 	setNoStore(c.Writer.Header())
 	send(c.Writer, http.StatusOK, w)
 }
@@ -208,7 +209,8 @@ func (a *api) evict(c *gin.Context) {
 	w.bool("evicted", ev.Removed)
 	if ev.Removed {
 		w.str("message", "Token evicted")
-		writeStatusFields(w, ev.Token)
+		ts := tokenStatus(ev.Token)
+		writeStatusFields(w, &ts)
 	} else {
 		w.str("message", "No cached token")
 	}
@@ -232,7 +234,8 @@ func (a *api) status(c *gin.Context) {
 	w.str("serviceName", name)
 	w.bool("exists", st.Exists)
 	if st.Exists {
-		writeStatusFields(w, st)
+		ts := tokenStatus(st)
+		writeStatusFields(w, &ts)
 	}
 	w.time("timestamp", a.stamp(st.At))
 	w.close()
@@ -262,7 +265,8 @@ func (a *api) statuses(c *gin.Context) {
 	w.object("tokens")
 	for _, st := range tokens {
 		w.entry(st.Service)
-		writeStatusFields(w, st)
+		ts := tokenStatus(st)
+		writeStatusFields(w, &ts)
 		w.close()
 	}
 	w.close()
@@ -330,33 +334,15 @@ func writeComponent(w *jsonWriter, name string, ch app.ComponentHealth) {
 	w.close()
 }
 
-// writeStatusFields writes the fields describing a cached token, never the
-// credential: the token, refresh, status, statuses and evict answers all
-// share them.
-func writeStatusFields(w *jsonWriter, st app.TokenStatus) {
-	w.str("tokenType", st.TokenType)
-	w.int("expiresIn", seconds(st.Lifetime))
-	w.str("scope", st.Scope)
-	w.time("issuedAt", st.IssuedAt)
-	w.time("expiresAt", st.ExpiresAt)
-	w.time("cacheExpiresAt", st.CacheExpiresAt)
-	w.int("secondsUntilExpiry", st.SecondsUntilExpiry)
-	w.int("secondsUntilCacheExpiry", st.SecondsUntilCacheExpiry)
-	w.bool("isExpired", st.Expired())
-	w.bool("isCacheExpired", st.CacheExpired())
-	w.bool("needsRenewal", st.NeedsRenewal())
-	w.bool("isRenewing", st.Renewing)
-}
-
 func (a *api) notFound(c *gin.Context) {
-	a.writeError(c, "", apiError{status: http.StatusNotFound, code: codeNotFound,
+	a.writeError(c, "", apiError{status: http.StatusNotFound, code: restapi.CodeNotFound,
 		message: "no such endpoint"})
 }
 
 // methodNotAllowed answers a known path with the wrong method; gin has set
 // the Allow header already.
 func (a *api) methodNotAllowed(c *gin.Context) {
-	a.writeError(c, "", apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
+	a.writeError(c, "", apiError{status: http.StatusMethodNotAllowed, code: restapi.CodeMethodNotAllowed,
 		message: "method " + c.Request.Method + " is not allowed here"})
 }
 
@@ -366,12 +352,12 @@ func (a *api) methodNotAllowed(c *gin.Context) {
 func (a *api) fail(c *gin.Context, service string, err error) {
 	e := mapError(err, service)
 	ctx := c.Request.Context()
-	if e.code == codeInternal {
+	if e.code == restapi.CodeInternal {
 		a.log.ErrorContext(ctx, "rest: unexpected error from the token service core",
-			"route", c.FullPath(), "service", clip(service, maxEchoLen), "error", err.Error())
+			"route", c.FullPath(), "service", restapi.Clip(service), "error", err.Error())
 	} else {
 		a.log.DebugContext(ctx, "rest: request failed",
-			"route", c.FullPath(), "service", clip(service, maxEchoLen), "code", e.code)
+			"route", c.FullPath(), "service", restapi.Clip(service), "code", e.code)
 	}
 	if e.retryAfter > 0 {
 		c.Writer.Header().Set("Retry-After", retryAfterValue(e.retryAfter))
@@ -381,17 +367,14 @@ func (a *api) fail(c *gin.Context, service string, err error) {
 
 // writeError writes the one error shape.
 func (a *api) writeError(c *gin.Context, service string, e apiError) {
+	r := restapi.ErrorResponse{
+		Error:             e.code,
+		Message:           e.message,
+		ServiceName:       restapi.Clip(service),
+		TokenServiceError: e.tokenServiceError,
+		Timestamp:         a.clock.Now(),
+	}
 	w := getWriter()
-	w.open()
-	w.str("error", e.code)
-	w.str("message", e.message)
-	if service != "" {
-		w.str("serviceName", clip(service, maxEchoLen))
-	}
-	if e.tokenServiceError != "" {
-		w.str("tokenServiceError", e.tokenServiceError)
-	}
-	w.time("timestamp", a.clock.Now())
-	w.close()
+	writeErrorResponse(w, &r)
 	send(c.Writer, e.status, w)
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/jwtcache/jwtcache/adapters/rest/restapi"
 )
 
 // logRequests logs each request at debug level: method, route pattern,
@@ -24,7 +26,7 @@ func (a *api) logRequests(c *gin.Context) {
 	a.log.LogAttrs(ctx, slog.LevelDebug, "rest: request",
 		slog.String("method", c.Request.Method),
 		slog.String("route", c.FullPath()),
-		slog.String("service", clip(c.Param(paramService), maxEchoLen)),
+		slog.String("service", restapi.Clip(c.Param(paramService))),
 		slog.Int("status", c.Writer.Status()),
 		slog.Duration("duration", time.Since(start)))
 }
@@ -39,7 +41,7 @@ func (a *api) recovered(c *gin.Context, rec any) {
 		"panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
 	if !c.Writer.Written() {
 		a.writeError(c, c.Param(paramService), apiError{status: http.StatusInternalServerError,
-			code: codeInternal, message: "internal error"})
+			code: restapi.CodeInternal, message: "internal error"})
 	}
 	c.Abort()
 }

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/jwtcache/jwtcache/adapters/rest/openapitest"
+	"github.com/jwtcache/jwtcache/adapters/rest/restapi"
 	"github.com/jwtcache/jwtcache/app"
 	"github.com/jwtcache/jwtcache/domain"
 )
@@ -57,33 +57,23 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 }
 
 // TestOpenAPIErrorCodes: the Error schema's enum is exactly the code*
-// constants of the package (errors.go and the files of endpoints with
-// codes of their own), read from the source so a new code cannot be
+// constants of errors.go, read from the source so a new code cannot be
 // forgotten.
 func TestOpenAPIErrorCodes(t *testing.T) {
-	files, err := filepath.Glob("*.go")
+	f, err := parser.ParseFile(token.NewFileSet(), "restapi/restapi.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var codes []string
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			if vs, ok := n.(*ast.ValueSpec); ok && len(vs.Names) == 1 && len(vs.Values) == 1 && strings.HasPrefix(vs.Names[0].Name, "code") {
-				if lit, ok := vs.Values[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-					s, _ := strconv.Unquote(lit.Value)
-					codes = append(codes, s)
-				}
+	ast.Inspect(f, func(n ast.Node) bool {
+		if vs, ok := n.(*ast.ValueSpec); ok && len(vs.Names) == 1 && strings.HasPrefix(vs.Names[0].Name, "Code") {
+			if lit, ok := vs.Values[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				s, _ := strconv.Unquote(lit.Value)
+				codes = append(codes, s)
 			}
-			return true
-		})
-	}
+		}
+		return true
+	})
 	var raw struct {
 		Components struct {
 			Schemas struct {
@@ -104,7 +94,7 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 	slices.Sort(codes)
 	slices.Sort(documented)
 	if len(codes) < 10 || !slices.Equal(codes, documented) {
-		t.Fatalf("error codes in errors.go %v, in the document %v", codes, documented)
+		t.Fatalf("error codes in restapi %v, in the document %v", codes, documented)
 	}
 }
 
@@ -324,7 +314,7 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 		resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("second stream: %d %v", resp.StatusCode, err)
 	}
-	seen[codeTooManyStreams] = true
+	seen[restapi.CodeTooManyStreams] = true
 
 	var raw map[string]any
 	_ = json.Unmarshal(OpenAPI(), &raw)

@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/fx"
-	"go.uber.org/fx/fxtest"
-
 	"github.com/jwtcache/jwtcache/app"
 	"github.com/jwtcache/jwtcache/domain"
 )
@@ -142,20 +139,16 @@ func TestServerStopFinishesInFlightRequests(t *testing.T) {
 	}
 }
 
-// TestModuleDrainsBeforeStopping: with a ShutdownDelay the module's server
-// keeps serving, with /readyz at 503, once the application starts
-// stopping; the delay ends with the stop context.
-func TestModuleDrainsBeforeStopping(t *testing.T) {
+// TestServerDrainsBeforeStopping: with a delay, DrainFirst keeps the
+// server serving, with /readyz at 503, once Stop begins; the delay ends
+// with the stop context.
+func TestServerDrainsBeforeStopping(t *testing.T) {
 	ready := &Readiness{}
-	var srv *Server
-	fxApp := fxtest.New(t,
-		fx.NopLogger,
-		fx.Provide(func() Cache { return &fakeService{} }),
-		fx.Supply(ServerConfig{Addr: "127.0.0.1:0", ShutdownDelay: time.Hour}, Options{Logger: discardLogger, Readiness: ready}),
-		Module,
-		fx.Populate(&srv),
-	)
-	fxApp.RequireStart()
+	srv := NewServer("127.0.0.1:0", NewHandler(&fakeService{}, Options{Logger: discardLogger, Readiness: ready}), discardLogger)
+	srv.DrainFirst(ready, time.Hour)
+	if err := srv.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	base := "http://" + srv.Addr()
 	if code, _, err := get(t, base+ReadyzPath); err != nil || code != 200 {
 		t.Fatalf("readyz while running: %d %v", code, err)
@@ -163,7 +156,7 @@ func TestModuleDrainsBeforeStopping(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
-	go func() { stopped <- fxApp.Stop(ctx) }()
+	go func() { stopped <- srv.Stop(ctx) }()
 	<-ready.Drained()
 	if code, body, err := get(t, base+ReadyzPath); err != nil || code != 503 || !strings.Contains(body, "shutting down") {
 		t.Fatalf("readyz while draining: %d %s %v", code, body, err)

@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/jwtcache/jwtcache/adapters/rest/restapi"
 )
 
 // paramIncludeToken is the query parameter of POST /refresh that, set to
@@ -21,7 +23,7 @@ func (a *api) refreshQuery(c *gin.Context) {
 	}
 	name := c.Param(paramService)
 	if len(vals) != 1 || vals[0] != "false" {
-		a.writeError(c, name, apiError{status: http.StatusBadRequest, code: codeInvalidParameter,
+		a.writeError(c, name, apiError{status: http.StatusBadRequest, code: restapi.CodeInvalidParameter,
 			message: "includeToken must be true or false, given once"})
 		return
 	}
@@ -35,7 +37,8 @@ func (a *api) refreshQuery(c *gin.Context) {
 	w.open()
 	w.str("serviceName", name)
 	w.str("message", "Token refreshed successfully")
-	writeStatusFields(w, st)
+	ts := tokenStatus(st)
+	writeStatusFields(w, &ts)
 	w.time("timestamp", a.stamp(st.At))
 	w.close()
 	send(c.Writer, http.StatusOK, w)

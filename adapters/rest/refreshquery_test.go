@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/jwtcache/jwtcache/adapters/rest/restapi"
 )
 
 func TestRefreshWithoutToken(t *testing.T) {
@@ -24,12 +26,12 @@ func TestRefreshWithoutToken(t *testing.T) {
 	}
 	for _, q := range []string{"?includeToken=no", "?includeToken=", "?includeToken=false&includeToken=false"} {
 		rec, body := do(t, h, http.MethodPost, "/api/v1/jwt/refresh/kyc"+q)
-		if rec.Code != http.StatusBadRequest || body["error"] != codeInvalidParameter {
+		if rec.Code != http.StatusBadRequest || body["error"] != restapi.CodeInvalidParameter {
 			t.Errorf("refresh%s: %d %s", q, rec.Code, rec.Body)
 		}
 	}
 	if rec, body := do(t, h, http.MethodPost, "/api/v1/jwt/refresh/KYC?includeToken=false"); rec.Code != http.StatusBadRequest ||
-		body["error"] != codeInvalidServiceName {
+		body["error"] != restapi.CodeInvalidServiceName {
 		t.Errorf("invalid name: %d %s", rec.Code, rec.Body)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/jwtcache/jwtcache/adapters/rest/restapi"
 	"github.com/jwtcache/jwtcache/app"
 	"github.com/jwtcache/jwtcache/domain"
 )
@@ -24,9 +25,6 @@ const (
 	// service name.
 	maxStatusQueryLen = domain.MaxServiceNameLen
 )
-
-// codeInvalidParameter answers a query parameter the API cannot use.
-const codeInvalidParameter = "invalid_parameter"
 
 // The query parameters of GET /status. Any of them present selects the
 // paged answer; without them the answer is the guide's, byte for byte.
@@ -83,7 +81,7 @@ func (q statusQuery) matches(st app.TokenStatus, state string) bool {
 func parseStatusQuery(v url.Values) (q statusQuery, ok bool, bad *apiError) {
 	q.limit = DefaultStatusLimit
 	invalid := func(msg string) (statusQuery, bool, *apiError) {
-		return statusQuery{}, true, &apiError{status: http.StatusBadRequest, code: codeInvalidParameter, message: msg}
+		return statusQuery{}, true, &apiError{status: http.StatusBadRequest, code: restapi.CodeInvalidParameter, message: msg}
 	}
 	for _, name := range []string{paramQuery, paramState, paramLimit, paramOffset} {
 		vals, present := v[name]
@@ -178,7 +176,8 @@ func (a *api) statusList(c *gin.Context) {
 	w.object("tokens")
 	for _, st := range page {
 		w.entry(st.Service)
-		writeStatusFields(w, st)
+		ts := tokenStatus(st)
+		writeStatusFields(w, &ts)
 		writeStateFields(w, st)
 		w.close()
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jwtcache/jwtcache/adapters/rest/restapi"
 	"github.com/jwtcache/jwtcache/app"
 	"github.com/jwtcache/jwtcache/domain"
 )
@@ -197,8 +198,8 @@ func TestStatusQueryInvalid(t *testing.T) {
 		"q=a&q=b", "limit=1&limit=2",
 	} {
 		rec, body := do(t, h, http.MethodGet, "/api/v1/jwt/status?"+q)
-		if rec.Code != http.StatusBadRequest || body["error"] != codeInvalidParameter || body["message"] == "" {
-			t.Errorf("?%s: %d %s, want 400 %s", q, rec.Code, rec.Body, codeInvalidParameter)
+		if rec.Code != http.StatusBadRequest || body["error"] != restapi.CodeInvalidParameter || body["message"] == "" {
+			t.Errorf("?%s: %d %s, want 400 %s", q, rec.Code, rec.Body, restapi.CodeInvalidParameter)
 		}
 	}
 }

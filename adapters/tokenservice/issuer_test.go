@@ -17,12 +17,8 @@ import (
 	"time"
 	"unicode"
 
-	"go.uber.org/fx"
-	"go.uber.org/fx/fxtest"
-
 	"github.com/jwtcache/jwtcache/adapters/tokenservice"
 	"github.com/jwtcache/jwtcache/domain"
-	"github.com/jwtcache/jwtcache/ports"
 )
 
 const (
@@ -515,24 +511,6 @@ func TestNewValidates(t *testing.T) {
 	}
 	if _, err := tokenservice.New(base); err != nil {
 		t.Errorf("New(valid options): %v", err)
-	}
-}
-
-func TestModule(t *testing.T) {
-	opts := tokenservice.Options{URL: "http://127.0.0.1:1/oauth/token", ClientID: "id"}
-	if err := fx.ValidateApp(fx.NopLogger, tokenservice.Module, fx.Supply(opts), fx.Invoke(func(ports.TokenIssuer) {})); err != nil {
-		t.Fatal(err)
-	}
-	var got ports.TokenIssuer
-	app := fxtest.New(t, tokenservice.Module, fx.Supply(opts), fx.Populate(&got))
-	app.RequireStart().RequireStop()
-	if _, ok := got.(*tokenservice.Issuer); !ok {
-		t.Errorf("Module provided %T", got)
-	}
-
-	bad := fx.New(fx.NopLogger, tokenservice.Module, fx.Supply(tokenservice.Options{}), fx.Invoke(func(ports.TokenIssuer) {}))
-	if bad.Err() == nil {
-		t.Error("Module accepted empty options")
 	}
 }
 

@@ -14,10 +14,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/jwtcache/jwtcache/adapters/rest/restapi"
 	"github.com/jwtcache/jwtcache/domain"
 	"github.com/jwtcache/jwtcache/ports"
 )
@@ -32,16 +32,6 @@ const (
 
 // APIKeyHeader is the header a Remote sends its API key in.
 const APIKeyHeader = "X-API-Key"
-
-// The guide's REST paths, relative to the server's base URL.
-const (
-	apiBasePath = "/api/v1/jwt"
-	tokenPath   = apiBasePath + "/token/"
-	refreshPath = apiBasePath + "/refresh/"
-)
-
-// maxErrorText bounds what a RemoteError repeats of the server's answer.
-const maxErrorText = 200
 
 var (
 	_ Source       = (*Remote)(nil)
@@ -87,6 +77,15 @@ type RemoteOptions struct {
 // The server is the authority on service names: Remote sends the name as
 // the caller gave it (path-escaped), and the server's 400 comes back as a
 // *RemoteError matching domain.ErrInvalidServiceName.
+//
+// Its near cache is its own rather than an *app.Cache over the REST API:
+// the server already renews, so the core's background renewal would only
+// add requests; the core's Refresh asks its issuer again where Remote must
+// POST to the refresh endpoint; the server, not the client, decides about
+// names and reports when a token stops being fresh; and the core needs a
+// Close and would link the renewal engine into every sidecar client. What
+// the two share is the REST contract (adapters/rest/restapi) and the
+// domain's token rules.
 //
 // A Remote is safe for concurrent use.
 type Remote struct {
@@ -193,7 +192,7 @@ func (r *Remote) Refresh(ctx context.Context, service string) (domain.Token, err
 	ch := r.refreshes.DoChan(service, func() (any, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 		defer cancel()
-		k, err := r.call(ctx, http.MethodPost, refreshPath, service)
+		k, err := r.call(ctx, http.MethodPost, restapi.RefreshPath, service)
 		if err != nil {
 			return nil, err
 		}
@@ -242,7 +241,7 @@ func (r *Remote) fetch(ctx context.Context, service string) (*remoteToken, error
 	if old != nil && r.clock.Now().Before(old.cacheExpiresAt) {
 		return old, nil
 	}
-	k, err := r.call(ctx, http.MethodGet, tokenPath, service)
+	k, err := r.call(ctx, http.MethodGet, restapi.TokenPath, service)
 	if err != nil {
 		if old != nil && unavailable(err) && !old.tok.Expired(r.clock.Now()) {
 			r.log.Warn("transport: jwtcache server unavailable; serving the kept token until it expires",
@@ -303,29 +302,10 @@ func unavailable(err error) bool {
 	return true
 }
 
-// tokenResponse is the fields of the guide's token response the Remote
-// uses.
-type tokenResponse struct {
-	ServiceName    string    `json:"serviceName"`
-	AccessToken    string    `json:"accessToken"`
-	TokenType      string    `json:"tokenType"`
-	ExpiresIn      int64     `json:"expiresIn"`
-	Scope          string    `json:"scope"`
-	IssuedAt       time.Time `json:"issuedAt"`
-	ExpiresAt      time.Time `json:"expiresAt"`
-	CacheExpiresAt time.Time `json:"cacheExpiresAt"`
-}
-
-// errorResponse is the guide's error answer.
-type errorResponse struct {
-	Error       string `json:"error"`
-	Message     string `json:"message"`
-	ServiceName string `json:"serviceName"`
-}
-
-// call makes one request to the server and returns the token it answered.
-func (r *Remote) call(ctx context.Context, method, path, service string) (*remoteToken, error) {
-	req, err := http.NewRequestWithContext(ctx, method, r.base+path+url.PathEscape(service), nil)
+// call makes one request to endpoint (a restapi path) for service and
+// returns the token the server answered.
+func (r *Remote) call(ctx context.Context, method, endpoint, service string) (*remoteToken, error) {
+	req, err := http.NewRequestWithContext(ctx, method, r.base+restapi.ServicePath(endpoint, service), nil)
 	if err != nil {
 		return nil, fmt.Errorf("transport: remote: %w", err)
 	}
@@ -343,14 +323,14 @@ func (r *Remote) call(ctx context.Context, method, path, service string) (*remot
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, r.maxBody+1))
 	if err != nil {
-		return nil, fmt.Errorf("transport: remote: reading the answer for service %q: %w", clip(service), err)
+		return nil, fmt.Errorf("transport: remote: reading the answer for service %q: %w", restapi.Clip(service), err)
 	}
 	tooLarge := int64(len(body)) > r.maxBody
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, remoteError(resp.StatusCode, body, tooLarge, service)
 	}
 	if tooLarge {
-		return nil, fmt.Errorf("transport: remote: token answer for service %q is larger than %d bytes", clip(service), r.maxBody)
+		return nil, fmt.Errorf("transport: remote: token answer for service %q is larger than %d bytes", restapi.Clip(service), r.maxBody)
 	}
 	return parseToken(body, service, start)
 }
@@ -358,19 +338,19 @@ func (r *Remote) call(ctx context.Context, method, path, service string) (*remot
 // parseToken reads a token answer. Its errors never repeat the body, which
 // holds the token.
 func parseToken(body []byte, service string, now time.Time) (*remoteToken, error) {
-	var tr tokenResponse
+	var tr restapi.TokenResponse
 	if err := json.Unmarshal(body, &tr); err != nil {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) {
-			return nil, fmt.Errorf("transport: remote: token answer for service %q is not JSON", clip(service))
+			return nil, fmt.Errorf("transport: remote: token answer for service %q is not JSON", restapi.Clip(service))
 		}
-		return nil, fmt.Errorf("transport: remote: token answer for service %q has a malformed field", clip(service))
+		return nil, fmt.Errorf("transport: remote: token answer for service %q has a malformed field", restapi.Clip(service))
 	}
 	switch {
 	case tr.AccessToken == "":
-		return nil, fmt.Errorf("transport: remote: token answer for service %q has no accessToken", clip(service))
+		return nil, fmt.Errorf("transport: remote: token answer for service %q has no accessToken", restapi.Clip(service))
 	case tr.ServiceName != "" && tr.ServiceName != service:
-		return nil, fmt.Errorf("transport: remote: asked for service %q, got a token for %q", clip(service), clip(tr.ServiceName))
+		return nil, fmt.Errorf("transport: remote: asked for service %q, got a token for %q", restapi.Clip(service), restapi.Clip(tr.ServiceName))
 	}
 	tok := domain.Token{
 		AccessToken: tr.AccessToken,
@@ -384,7 +364,7 @@ func parseToken(body []byte, service string, now time.Time) (*remoteToken, error
 	}
 	if tok.ExpiresAt.IsZero() {
 		if tr.ExpiresIn <= 0 {
-			return nil, fmt.Errorf("transport: remote: token answer for service %q has no expiresAt or expiresIn", clip(service))
+			return nil, fmt.Errorf("transport: remote: token answer for service %q has no expiresAt or expiresIn", restapi.Clip(service))
 		}
 		tok.ExpiresAt = tok.IssuedAt.Add(time.Duration(tr.ExpiresIn) * time.Second)
 	}
@@ -395,7 +375,7 @@ func parseToken(body []byte, service string, now time.Time) (*remoteToken, error
 	if cacheExp.After(tok.ExpiresAt) {
 		cacheExp = tok.ExpiresAt
 	}
-	return &remoteToken{tok: tok, header: authorization(tok), cacheExpiresAt: cacheExp}, nil
+	return &remoteToken{tok: tok, header: tok.AuthorizationHeader(), cacheExpiresAt: cacheExp}, nil
 }
 
 // RemoteError is a jwtcache server's error answer: its HTTP status and the
@@ -432,11 +412,11 @@ func (e *RemoteError) Error() string {
 // Unwrap returns the domain sentinel error matching Code, or nil.
 func (e *RemoteError) Unwrap() error {
 	switch e.Code {
-	case "invalid_service_name":
+	case restapi.CodeInvalidServiceName:
 		return domain.ErrInvalidServiceName
-	case "unknown_service":
+	case restapi.CodeUnknownService:
 		return domain.ErrUnknownService
-	case "shutting_down":
+	case restapi.CodeShuttingDown:
 		return domain.ErrClosed
 	}
 	return nil
@@ -449,29 +429,16 @@ func (e *RemoteError) Temporary() bool {
 }
 
 func remoteError(status int, body []byte, tooLarge bool, service string) *RemoteError {
-	e := &RemoteError{Status: status, Service: clip(service)}
-	var er errorResponse
+	e := &RemoteError{Status: status, Service: restapi.Clip(service)}
+	var er restapi.ErrorResponse
 	if !tooLarge && json.Unmarshal(body, &er) == nil && er.Error != "" {
-		e.Code, e.Message = clip(er.Error), clip(er.Message)
+		e.Code, e.Message = restapi.Clip(er.Error), restapi.Clip(er.Message)
 		if er.ServiceName != "" {
-			e.Service = clip(er.ServiceName)
+			e.Service = restapi.Clip(er.ServiceName)
 		}
 	}
 	if e.Message == "" {
 		e.Message = http.StatusText(status)
 	}
 	return e
-}
-
-// clip cuts s to at most maxErrorText bytes without splitting a UTF-8
-// sequence: service names and messages may be anything a client typed.
-func clip(s string) string {
-	n := maxErrorText
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

@@ -25,14 +25,3 @@ type Source interface {
 type BearerSource interface {
 	BearerToken(ctx context.Context, service string) (string, error)
 }
-
-// authorization is the Authorization header value carrying tok:
-// "<token type> <token>". Only Bearer tokens are in practical use with the
-// client credentials grant.
-func authorization(tok domain.Token) string {
-	typ := domain.NormalizeTokenType(tok.TokenType)
-	if typ == "Bearer" {
-		return tok.AuthorizationHeader()
-	}
-	return typ + " " + tok.AccessToken
-}

@@ -211,7 +211,7 @@ func (t *Transport) authorization(ctx context.Context, service string) (string, 
 	if tok.IsZero() {
 		return "", errors.New("source returned an empty token")
 	}
-	return authorization(tok), nil
+	return tok.AuthorizationHeader(), nil
 }
 
 // replacement is the Authorization header value to use instead of
@@ -247,7 +247,7 @@ func (t *Transport) replacement(ctx context.Context, service, rejected string) (
 		if tok.IsZero() {
 			return nil, errors.New("source returned an empty token")
 		}
-		return authorization(tok), nil
+		return tok.AuthorizationHeader(), nil
 	})
 	select {
 	case r := <-ch:

@@ -15,17 +15,13 @@
 // consumers, use transport.TokenSource.
 //
 // Package app itself stays free of adapters and of fx: this package is the
-// composition root, and Module is the same wiring for fx applications (the
-// jwtcache server uses it).
+// composition root, with plain constructors; fx applications use the
+// module in app/embedded/fxmodule.
 package embedded
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-
-	"go.uber.org/fx"
 
 	"github.com/jwtcache/jwtcache/adapters/memory"
 	"github.com/jwtcache/jwtcache/adapters/redisstore"
@@ -43,6 +39,10 @@ type Options struct {
 	// Issuer replaces the token-service client built from the
 	// configuration (tests, or a token source of your own). Optional.
 	Issuer ports.TokenIssuer
+	// Store replaces the memory or Redis store built from the
+	// configuration; the caller releases it after closing the cache.
+	// Optional.
+	Store Store
 	// Clock replaces the system clock. Optional.
 	Clock ports.Clock
 	// Instrument, when set, wraps the issuer, store and locker the core
@@ -83,17 +83,17 @@ func New(cfg config.Config, opts Options) (*app.Cache, error) {
 	}
 	issuer := opts.Issuer
 	if issuer == nil {
-		if !cfg.TokenService.Configured() {
-			return nil, errors.New("jwtcache: JWT_TOKEN_SERVICE_URL (jwt.token.service.url) is not set")
-		}
 		var err error
-		if issuer, err = tokenservice.New(issuerOptions(cfg, opts.Clock)); err != nil {
+		if issuer, err = NewIssuer(cfg, opts); err != nil {
 			return nil, err
 		}
 	}
-	st, err := newStore(cfg, opts)
-	if err != nil {
-		return nil, err
+	st := builtStore{Store: opts.Store, close: func() error { return nil }}
+	if st.Store == nil {
+		var err error
+		if st, err = newStore(cfg, opts); err != nil {
+			return nil, err
+		}
 	}
 	svc, err := app.New(coreOptions(cfg, issuer, st, opts))
 	if err != nil {
@@ -103,16 +103,9 @@ func New(cfg config.Config, opts Options) (*app.Cache, error) {
 	return svc, nil
 }
 
-// store is a TokenStore that is also a RenewalLocker and a ChangeFeed, as
-// both bundled stores are, with what releases it.
-type store interface {
-	ports.TokenStore
-	ports.RenewalLocker
-	ports.ChangeFeed
-}
-
+// builtStore is a Store with what releases it.
 type builtStore struct {
-	store
+	Store
 	close func() error
 }
 
@@ -129,9 +122,9 @@ func newStore(cfg config.Config, opts Options) (builtStore, error) {
 		if err != nil {
 			return builtStore{}, err
 		}
-		return builtStore{store: s, close: s.Close}, nil
+		return builtStore{Store: s, close: s.Close}, nil
 	case config.CacheMemory, "":
-		return builtStore{store: memory.New(opts.Clock), close: func() error { return nil }}, nil
+		return builtStore{Store: memory.New(opts.Clock), close: func() error { return nil }}, nil
 	default:
 		return builtStore{}, fmt.Errorf("jwtcache: CACHE_TYPE (spring.cache.type): unknown cache type %q", cfg.Cache.Type)
 	}
@@ -210,8 +203,8 @@ func redisOptions(cfg config.Config, clock ports.Clock, logger *slog.Logger) red
 // coreOptions maps the cache part of cfg onto the core's options.
 func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opts Options) app.Options {
 	c := cfg.Cache
-	var tokens ports.TokenStore = st.store
-	var locker ports.RenewalLocker = st.store
+	var tokens ports.TokenStore = st.Store
+	var locker ports.RenewalLocker = st.Store
 	if in := opts.Instrument; in != nil {
 		issuer, tokens, locker = in.Issuer(issuer), in.Store(tokens), in.Locker(locker)
 	}
@@ -224,7 +217,7 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 		Issuer:          issuer,
 		Store:           tokens,
 		Locker:          locker,
-		Feed:            st.store,
+		Feed:            st.Store,
 		Clock:           opts.Clock,
 		Policy:          &policy,
 		CheckInterval:   c.RenewalCheckInterval,
@@ -235,29 +228,4 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 		Logger:          opts.Logger,
 		OnClose:         st.close,
 	}
-}
-
-// Module provides the *app.Cache built by New from the config.Config in
-// the graph (and a *slog.Logger, optional), and closes it when the
-// application stops.
-var Module = fx.Module("jwtcache",
-	fx.Provide(provide),
-)
-
-type params struct {
-	fx.In
-	Lifecycle fx.Lifecycle
-	Config    config.Config
-	Logger    *slog.Logger `optional:"true"`
-	// Instrument is an optional Instrumentation in the graph.
-	Instrument Instrumentation `optional:"true"`
-}
-
-func provide(p params) (*app.Cache, error) {
-	svc, err := New(p.Config, Options{Logger: p.Logger, Instrument: p.Instrument})
-	if err != nil {
-		return nil, err
-	}
-	p.Lifecycle.Append(fx.StopHook(func(context.Context) error { return svc.Close() }))
-	return svc, nil
 }

@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/fx"
-	"go.uber.org/fx/fxtest"
-
 	"github.com/jwtcache/jwtcache/adapters/redisstore/redistest"
 	"github.com/jwtcache/jwtcache/app"
 	"github.com/jwtcache/jwtcache/app/embedded"
@@ -114,20 +111,6 @@ func TestNewWithTheDefaultIssuerReportsTheTokenServiceError(t *testing.T) {
 	var tse *domain.TokenServiceError
 	if !errors.As(err, &tse) || tse.Kind != domain.Unreachable {
 		t.Fatalf("Token with nothing at the token URL = %v; want Unreachable", err)
-	}
-}
-
-func TestModule(t *testing.T) {
-	cfg := load(t)
-	var svc *app.Cache
-	fxApp := fxtest.New(t, fx.Supply(cfg, quiet), embedded.Module, fx.Populate(&svc))
-	fxApp.RequireStart()
-	if svc == nil {
-		t.Fatal("the module provided no *app.Cache")
-	}
-	fxApp.RequireStop()
-	if _, err := svc.Token(t.Context(), "kyc"); !errors.Is(err, domain.ErrClosed) {
-		t.Fatalf("Token after the application stopped = %v; want ErrClosed", err)
 	}
 }
 

@@ -13,7 +13,9 @@ import (
 	"github.com/jwtcache/jwtcache/adapters/rest"
 	"github.com/jwtcache/jwtcache/app"
 	"github.com/jwtcache/jwtcache/app/embedded"
+	"github.com/jwtcache/jwtcache/app/embedded/fxmodule"
 	"github.com/jwtcache/jwtcache/config"
+	"github.com/jwtcache/jwtcache/ports"
 )
 
 // newApp wires the REST API around the token cache cfg describes. cfg must
@@ -30,20 +32,76 @@ func options(cfg config.Config, logger *slog.Logger) []fx.Option {
 			return l
 		}),
 		fx.Supply(cfg, logger),
-		fx.Supply(metrics.Options{Logger: logger, Version: version}),
-		metrics.Module,
-		fx.Provide(func(m *metrics.Metrics) embedded.Instrumentation { return m }),
-		embedded.Module,
-		fx.Provide(func(s *app.Cache) rest.Cache { return s }),
-		fx.Supply(rest.ServerConfig{Addr: cfg.Server.Addr()}),
-		fx.Provide(func() (*rest.Auth, error) { return rest.NewAuth(restAuthOptions(cfg, logger)) }),
-		fx.Provide(func(auth *rest.Auth, m *metrics.Metrics) rest.Options {
-			return rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler()}
-		}),
-		rest.Module,
+		metricsModule,
+		tokenServiceModule,
+		storeModule,
+		fxmodule.Module,
+		restModule,
 		fx.Invoke(observe),
 		fx.Invoke(logStarted),
 	}
+}
+
+// The server's modules. The adapters have plain constructors; fx lives
+// here, at the composition root, so that a program using an adapter or
+// app/embedded alone never links it.
+var (
+	// metricsModule provides the Prometheus metrics, which also instrument
+	// the ports the cache drives.
+	metricsModule = fx.Module("metrics",
+		fx.Provide(func(logger *slog.Logger) *metrics.Metrics {
+			return metrics.New(metrics.Options{Logger: logger, Version: version})
+		}),
+		fx.Provide(func(m *metrics.Metrics) embedded.Instrumentation { return m }),
+	)
+
+	// tokenServiceModule provides the client of the configured token
+	// service.
+	tokenServiceModule = fx.Module("tokenservice",
+		fx.Provide(func(cfg config.Config) (ports.TokenIssuer, error) {
+			return embedded.NewIssuer(cfg, embedded.Options{})
+		}),
+	)
+
+	// storeModule provides the configured store, memory or Redis, and
+	// releases it once the cache has closed. Starting does not wait for
+	// Redis: the health endpoint reports it.
+	storeModule = fx.Module("store", fx.Provide(newStore))
+
+	// restModule serves the REST API while the application runs.
+	restModule = fx.Module("rest",
+		fx.Provide(fx.Private, func() *rest.Readiness { return &rest.Readiness{} }),
+		fx.Provide(newAuth, newServer),
+		// Nothing else depends on the server, so it is asked for here, or
+		// fx would never build it.
+		fx.Invoke(func(*rest.Server) {}),
+	)
+)
+
+func newStore(lc fx.Lifecycle, cfg config.Config, logger *slog.Logger) (embedded.Store, error) {
+	st, release, err := embedded.NewStore(cfg, embedded.Options{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	// Stop hooks run in reverse order: the cache, built on the store, is
+	// closed before the store is released.
+	lc.Append(fx.StopHook(release))
+	return st, nil
+}
+
+func newAuth(cfg config.Config, logger *slog.Logger) (*rest.Auth, error) {
+	return rest.NewAuth(restAuthOptions(cfg, logger))
+}
+
+// newServer ties the API's server to the application's life cycle. The
+// hooks never block: Start listens and serves in the background, Stop
+// drains readiness first and is bounded by fx's stop context.
+func newServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, auth *rest.Auth, m *metrics.Metrics, ready *rest.Readiness, logger *slog.Logger) *rest.Server {
+	h := rest.NewHandler(cache, rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler(), Readiness: ready})
+	s := rest.NewServer(cfg.Server.Addr(), h, logger)
+	s.DrainFirst(ready, 0)
+	lc.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
+	return s
 }
 
 // restAuthOptions maps the API keys of cfg onto the REST adapter's access

@@ -1,0 +1,45 @@
+package embedded
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/jwtcache/jwtcache/adapters/tokenservice"
+	"github.com/jwtcache/jwtcache/config"
+	"github.com/jwtcache/jwtcache/ports"
+)
+
+// The parts New builds a cache from, for composition roots that wire them
+// one by one (the jwtcache server does, with fx).
+
+// Store is what a cache is built on: tokens, renewal locks and the change
+// feed, as both bundled stores provide them.
+type Store interface {
+	ports.TokenStore
+	ports.RenewalLocker
+	ports.ChangeFeed
+}
+
+// NewIssuer returns the token-service client cfg describes, per-service
+// clients included. Options.Clock is its clock; the other fields are
+// ignored.
+func NewIssuer(cfg config.Config, opts Options) (ports.TokenIssuer, error) {
+	if !cfg.TokenService.Configured() {
+		return nil, errors.New("jwtcache: JWT_TOKEN_SERVICE_URL (jwt.token.service.url) is not set")
+	}
+	return tokenservice.New(issuerOptions(cfg, opts.Clock))
+}
+
+// NewStore returns the memory or Redis store cfg describes, and the
+// function that releases it. It contacts nobody. Options.Clock and
+// Options.Logger are used; the other fields are ignored.
+func NewStore(cfg config.Config, opts Options) (Store, func() error, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	st, err := newStore(cfg, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st.Store, st.close, nil
+}
