@@ -1,9 +1,114 @@
 package app
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/jwtcache/jwtcache/domain"
 )
+
+// entry is one service's slot in the near cache.
+type entry struct {
+	service string
+	cur     atomic.Pointer[cached] // nil when nothing is cached here
+	// lastUsed is the unix-nano time of the latest Token call; it is
+	// refreshed at most once a second so hits do not all write it.
+	lastUsed atomic.Int64
+	renewing atomic.Int32 // fetches for this service running in this process
+	failures atomic.Int32 // consecutive failed renewals; >0 means renewal is failing
+	// failure is the token service's latest refusal when nothing valid
+	// could be served; until its end, callers share it instead of each
+	// asking the token service again. nil after any success.
+	failure atomic.Pointer[recentFailure]
+
+	mu      sync.Mutex
+	timer   *time.Timer   // guarded by mu: the next renewal or retry
+	changed chan struct{} // guarded by mu: closed and replaced when the service's token changes
+}
+
+// recentFailure is a failed fetch shared with callers until a deadline.
+type recentFailure struct {
+	err   error
+	until time.Time
+}
+
+// cached is an immutable token with what the hot path needs precomputed.
+type cached struct {
+	tok            domain.Token
+	bearer         string
+	cacheExpiresAt time.Time
+	renewAt        time.Time // when its renewal timer was set to fire
+}
+
+// touch records a use at now, writing at most once a second so that
+// concurrent hits do not contend on the same cache line.
+func (e *entry) touch(now time.Time) {
+	n := now.UnixNano()
+	if n-e.lastUsed.Load() > int64(time.Second) {
+		e.lastUsed.Store(n)
+	}
+}
+
+// schedule replaces the entry's pending timer with fn after d.
+func (e *entry) schedule(d time.Duration, fn func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.timer != nil {
+		e.timer.Stop()
+	}
+	e.timer = time.AfterFunc(d, fn)
+}
+
+func (e *entry) stopTimer() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.timer != nil {
+		e.timer.Stop()
+		e.timer = nil
+	}
+}
+
+// notifyChanged wakes everyone waiting in waitChange.
+func (e *entry) notifyChanged() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	close(e.changed)
+	e.changed = make(chan struct{})
+}
+
+// waitChange waits for a change of the entry's token, at most d.
+func (e *entry) waitChange(ctx context.Context, d time.Duration) error {
+	e.mu.Lock()
+	ch := e.changed
+	e.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+// isRenewing reports whether a fetch for the entry's service runs in this
+// process.
+func (e *entry) isRenewing() bool { return e.renewing.Load() > 0 }
+
+func (s *Cache) entry(service string) *entry { return s.entries.get(service) }
+
+func (s *Cache) entryOrCreate(service string) *entry {
+	return s.entries.getOrCreate(service, func() *entry {
+		e := &entry{service: service, changed: make(chan struct{})}
+		e.lastUsed.Store(s.opt.Clock.Now().UnixNano())
+		return e
+	})
+}
+
+func (s *Cache) snapshot() []*entry { return s.entries.all() }
 
 // entryMap maps service names to their entries. Hits read a published map
 // that is never written again, with one atomic load and no lock. A new

@@ -26,19 +26,26 @@ const (
 	maxPollInterval     = 500 * time.Millisecond
 )
 
-// Options configures a Cache. Issuer and Store are required; every other
-// field is optional and has a documented default.
+// Options configures a Cache. Issuer, Store and Locker are required; every
+// other field is optional and has a documented default. The bundled stores
+// are also the locker, the feed and the pinger: pass the store in each of
+// those fields.
 type Options struct {
 	// Issuer obtains tokens from the token service. Required.
 	Issuer ports.TokenIssuer
 	// Store keeps tokens where replicas can share them. Required.
 	Store ports.TokenStore
-	// Locker serialises renewals. Optional when the Store implements
-	// ports.RenewalLocker (both bundled stores do), which is then used.
+	// Locker gives one renewer at a time the right to call the token
+	// service for a service, across every replica sharing it. Required.
 	Locker ports.RenewalLocker
-	// Feed announces token changes to other replicas. Optional: the Store
-	// when it implements ports.ChangeFeed, else none.
+	// Feed announces token changes (refreshes, evictions) to the other
+	// replicas sharing Store, so that their near caches follow at once.
+	// Optional: none, and a replica then sees another's change only when it
+	// next reads the store.
 	Feed ports.ChangeFeed
+	// Pinger checks the store for Health. Optional: none, and Health then
+	// reports the store UP.
+	Pinger ports.Pinger
 	// Clock is the source of the current time. Optional: the system clock.
 	Clock ports.Clock
 	// Policy holds the renewal buffer. Optional: a buffer of
@@ -86,16 +93,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errors.New("app: Options.Store is required")
 	}
 	if o.Locker == nil {
-		l, ok := o.Store.(ports.RenewalLocker)
-		if !ok {
-			return o, errors.New("app: Options.Locker is required when Options.Store is not a ports.RenewalLocker")
-		}
-		o.Locker = l
-	}
-	if o.Feed == nil {
-		if f, ok := o.Store.(ports.ChangeFeed); ok {
-			o.Feed = f
-		}
+		return o, errors.New("app: Options.Locker is required")
 	}
 	if o.Clock == nil {
 		o.Clock = ports.SystemClock

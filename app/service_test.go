@@ -61,12 +61,14 @@ func (f *countingIssuer) times() []time.Time {
 	return append([]time.Time(nil), f.callTime...)
 }
 
-func newService(t *testing.T, issuer ports.TokenIssuer, store ports.TokenStore, tweak func(*app.Options)) *app.Cache {
+// newService is a Cache over store (a new memory store when nil), which is
+// also its locker, feed and pinger.
+func newService(t *testing.T, issuer ports.TokenIssuer, store *memory.Store, tweak func(*app.Options)) *app.Cache {
 	t.Helper()
 	if store == nil {
 		store = memory.New(nil)
 	}
-	opts := app.Options{Issuer: issuer, Store: store, Logger: quiet, Jitter: func() float64 { return 0.5 }}
+	opts := app.Options{Issuer: issuer, Store: store, Locker: store, Feed: store, Pinger: store, Logger: quiet, Jitter: func() float64 { return 0.5 }}
 	if tweak != nil {
 		tweak(&opts)
 	}
@@ -469,14 +471,12 @@ func TestClosedServiceRefusesCalls(t *testing.T) {
 	}
 }
 
-type downStore struct {
-	*memory.Store
-}
+type downStore struct{}
 
 func (downStore) Ping(context.Context) error { return errors.New("connection refused") }
 
 func TestHealthIsDegradedWhenTheStoreIsDown(t *testing.T) {
-	svc := newService(t, &countingIssuer{lifetime: time.Hour}, downStore{memory.New(nil)}, nil)
+	svc := newService(t, &countingIssuer{lifetime: time.Hour}, nil, func(o *app.Options) { o.Pinger = downStore{} })
 	defer svc.Close()
 	if _, err := svc.Token(t.Context(), "kyc"); err != nil {
 		t.Fatal(err)
@@ -489,12 +489,14 @@ func TestHealthIsDegradedWhenTheStoreIsDown(t *testing.T) {
 
 func TestOptionsAreValidated(t *testing.T) {
 	issuer := &countingIssuer{lifetime: time.Hour}
+	st := memory.New(nil)
 	for name, o := range map[string]app.Options{
-		"no issuer":          {Store: memory.New(nil)},
-		"no store":           {Issuer: issuer},
-		"lock shorter":       {Issuer: issuer, Store: memory.New(nil), LockTTL: time.Second, FetchTimeout: 2 * time.Second},
-		"negative buffer":    {Issuer: issuer, Store: memory.New(nil), Policy: &domain.RenewalPolicy{Buffer: -1}},
-		"negative intervals": {Issuer: issuer, Store: memory.New(nil), CheckInterval: -1},
+		"no issuer":          {Store: st, Locker: st},
+		"no store":           {Issuer: issuer, Locker: st},
+		"no locker":          {Issuer: issuer, Store: st},
+		"lock shorter":       {Issuer: issuer, Store: st, Locker: st, LockTTL: time.Second, FetchTimeout: 2 * time.Second},
+		"negative buffer":    {Issuer: issuer, Store: st, Locker: st, Policy: &domain.RenewalPolicy{Buffer: -1}},
+		"negative intervals": {Issuer: issuer, Store: st, Locker: st, CheckInterval: -1},
 	} {
 		if _, err := app.New(o); err == nil {
 			t.Errorf("%s: New accepted invalid options", name)
@@ -594,7 +596,7 @@ func TestCloseReleasesLockOfAbandonedFetch(t *testing.T) {
 		t.Run(fmt.Sprintf("caller gone=%v", abandon), func(t *testing.T) {
 			st := memory.New(nil)
 			iss := blockingIssuer{entered: make(chan struct{}, 1)}
-			svc, err := app.New(app.Options{Issuer: iss, Store: st, LockTTL: time.Hour, FetchTimeout: time.Minute,
+			svc, err := app.New(app.Options{Issuer: iss, Store: st, Locker: st, LockTTL: time.Hour, FetchTimeout: time.Minute,
 				Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)

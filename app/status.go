@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/jwtcache/jwtcache/domain"
-	"github.com/jwtcache/jwtcache/ports"
 )
 
 // healthTimeout bounds the store ping of Health.
@@ -23,7 +22,7 @@ func (s *Cache) Describe(service string, tok domain.Token) TokenStatus {
 }
 
 func (s *Cache) statusOf(service string, tok domain.Token, now time.Time, renewing bool) TokenStatus {
-	cacheExp := s.policy.CacheExpiresAt(tok)
+	st := s.policy.Standing(tok, now)
 	return TokenStatus{
 		Service:                 service,
 		Exists:                  true,
@@ -32,20 +31,13 @@ func (s *Cache) statusOf(service string, tok domain.Token, now time.Time, renewi
 		Lifetime:                tok.Lifetime(),
 		IssuedAt:                tok.IssuedAt,
 		ExpiresAt:               tok.ExpiresAt,
-		CacheExpiresAt:          cacheExp,
-		SecondsUntilExpiry:      wholeSeconds(tok.ExpiresAt.Sub(now)),
-		SecondsUntilCacheExpiry: wholeSeconds(cacheExp.Sub(now)),
-		State:                   s.policy.State(tok, now),
+		CacheExpiresAt:          st.CacheExpiresAt,
+		SecondsUntilExpiry:      st.SecondsUntilExpiry,
+		SecondsUntilCacheExpiry: st.SecondsUntilCacheExpiry,
+		State:                   st.State,
 		Renewing:                renewing,
 		At:                      now,
 	}
-}
-
-func wholeSeconds(d time.Duration) int64 {
-	if d <= 0 {
-		return 0
-	}
-	return int64(d / time.Second)
 }
 
 // Status describes service's cached token without fetching one: Exists is
@@ -144,7 +136,7 @@ func (s *Cache) Counters() Counters {
 	}
 }
 
-// Health reports the store (pinged) and the token service (the outcome of
+// Health reports the store (pinged, when Options.Pinger is set) and the token service (the outcome of
 // the latest call; it is not called just to check it, since that would
 // issue a token). UP: both answer. DEGRADED: one does not, but a valid
 // token is still at hand or can still be fetched. DOWN: nothing can be
@@ -158,9 +150,9 @@ func (s *Cache) Health(ctx context.Context) Health {
 		h.TokenService = h.Store
 		return h
 	}
-	if p, ok := s.opt.Store.(ports.Pinger); ok {
+	if s.opt.Pinger != nil {
 		pctx, cancel := context.WithTimeout(ctx, healthTimeout)
-		err := p.Ping(pctx)
+		err := s.opt.Pinger.Ping(pctx)
 		cancel()
 		if err != nil {
 			h.Store = ComponentHealth{Status: StatusDown, Detail: err.Error()}

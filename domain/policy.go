@@ -108,10 +108,12 @@ func (p RenewalPolicy) RenewalWindowStart(t Token) time.Time {
 	return at
 }
 
-// RenewalDue reports whether t is inside its renewal window (or past it) at
-// now: whoever holds t should now obtain a replacement. A token that is not
-// RenewalDue is the one a renewal is looking for.
-func (p RenewalPolicy) RenewalDue(t Token, now time.Time) bool {
+// InRenewalWindow reports whether now is at or after t's
+// RenewalWindowStart: whoever holds t should now obtain a replacement. It
+// becomes true before State is Due (the window opens ahead of
+// CacheExpiresAt) and stays true once t is expired. A token not
+// InRenewalWindow is the one a renewal is looking for.
+func (p RenewalPolicy) InRenewalWindow(t Token, now time.Time) bool {
 	return !now.Before(p.RenewalWindowStart(t))
 }
 

@@ -99,8 +99,8 @@ func TestRenewAtIsAheadOfTheBufferAndJittered(t *testing.T) {
 			if got := p.RenewAt(tok, 5); got.Before(start) || !got.Before(cacheExp) {
 				t.Fatalf("RenewAt(out of range) = %v, outside [%v, %v)", got, start, cacheExp)
 			}
-			if p.RenewalDue(tok, start.Add(-time.Nanosecond)) || !p.RenewalDue(tok, start) {
-				t.Fatal("RenewalDue must switch exactly at RenewalWindowStart")
+			if p.InRenewalWindow(tok, start.Add(-time.Nanosecond)) || !p.InRenewalWindow(tok, start) {
+				t.Fatal("InRenewalWindow must switch exactly at RenewalWindowStart")
 			}
 		})
 	}

@@ -388,17 +388,17 @@ func (m *MockChangeFeed) EXPECT() *MockChangeFeedMockRecorder {
 }
 
 // Publish mocks base method.
-func (m *MockChangeFeed) Publish(ctx context.Context, service string) error {
+func (m *MockChangeFeed) Publish(ctx context.Context, c ports.Change) error {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Publish", ctx, service)
+	ret := m.ctrl.Call(m, "Publish", ctx, c)
 	ret0, _ := ret[0].(error)
 	return ret0
 }
 
 // Publish indicates an expected call of Publish.
-func (mr *MockChangeFeedMockRecorder) Publish(ctx, service any) *MockChangeFeedPublishCall {
+func (mr *MockChangeFeedMockRecorder) Publish(ctx, c any) *MockChangeFeedPublishCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Publish", reflect.TypeOf((*MockChangeFeed)(nil).Publish), ctx, service)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Publish", reflect.TypeOf((*MockChangeFeed)(nil).Publish), ctx, c)
 	return &MockChangeFeedPublishCall{Call: call}
 }
 
@@ -408,25 +408,25 @@ type MockChangeFeedPublishCall struct {
 }
 
 // Return rewrite *gomock.Call.Return
-func (c *MockChangeFeedPublishCall) Return(arg0 error) *MockChangeFeedPublishCall {
-	c.Call = c.Call.Return(arg0)
-	return c
+func (c_2 *MockChangeFeedPublishCall) Return(arg0 error) *MockChangeFeedPublishCall {
+	c_2.Call = c_2.Call.Return(arg0)
+	return c_2
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockChangeFeedPublishCall) Do(f func(context.Context, string) error) *MockChangeFeedPublishCall {
-	c.Call = c.Call.Do(f)
-	return c
+func (c_2 *MockChangeFeedPublishCall) Do(f func(context.Context, ports.Change) error) *MockChangeFeedPublishCall {
+	c_2.Call = c_2.Call.Do(f)
+	return c_2
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockChangeFeedPublishCall) DoAndReturn(f func(context.Context, string) error) *MockChangeFeedPublishCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
+func (c_2 *MockChangeFeedPublishCall) DoAndReturn(f func(context.Context, ports.Change) error) *MockChangeFeedPublishCall {
+	c_2.Call = c_2.Call.DoAndReturn(f)
+	return c_2
 }
 
 // Subscribe mocks base method.
-func (m *MockChangeFeed) Subscribe(ctx context.Context, fn func(string)) error {
+func (m *MockChangeFeed) Subscribe(ctx context.Context, fn func(ports.Change)) error {
 	m.ctrl.T.Helper()
 	ret := m.ctrl.Call(m, "Subscribe", ctx, fn)
 	ret0, _ := ret[0].(error)
@@ -452,13 +452,13 @@ func (c *MockChangeFeedSubscribeCall) Return(arg0 error) *MockChangeFeedSubscrib
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockChangeFeedSubscribeCall) Do(f func(context.Context, func(string)) error) *MockChangeFeedSubscribeCall {
+func (c *MockChangeFeedSubscribeCall) Do(f func(context.Context, func(ports.Change)) error) *MockChangeFeedSubscribeCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockChangeFeedSubscribeCall) DoAndReturn(f func(context.Context, func(string)) error) *MockChangeFeedSubscribeCall {
+func (c *MockChangeFeedSubscribeCall) DoAndReturn(f func(context.Context, func(ports.Change)) error) *MockChangeFeedSubscribeCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

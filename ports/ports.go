@@ -2,6 +2,8 @@ package ports
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jwtcache/jwtcache/domain"
@@ -58,13 +60,54 @@ type RenewalLocker interface {
 // ChangeFeed tells a replica that another replica changed or removed a
 // service's token, so that its in-process near cache can follow promptly.
 //
-// Publish announces a change of service. Subscribe calls fn for every change
-// published by anyone (this replica included) until ctx ends; it returns once
-// the subscription is live. A feed may drop notifications while its
-// connection is down: the core treats it as a hint, never as the truth.
+// Publish announces a change. Subscribe calls fn for every change published
+// by anyone (this replica included: the Origin tells them apart) until ctx
+// ends; it returns once the subscription is live. A feed may drop
+// notifications while its connection is down: the core treats it as a hint,
+// never as the truth. Publish rejects a Change that fails Validate, and
+// Subscribe never delivers one.
 type ChangeFeed interface {
-	Publish(ctx context.Context, service string) error
-	Subscribe(ctx context.Context, fn func(service string)) error
+	Publish(ctx context.Context, c Change) error
+	Subscribe(ctx context.Context, fn func(Change)) error
+}
+
+// MaxOriginLen is the longest Change.Origin accepted.
+const MaxOriginLen = 64
+
+// ErrInvalidOrigin is wrapped by the error about a malformed Change.Origin.
+var ErrInvalidOrigin = errors.New("invalid change origin")
+
+// Change is one notification on a ChangeFeed: Service's token changed or
+// was removed, and the store holds the truth. It is a struct so that a
+// notification can carry more (the stored value, say) without changing the
+// port's methods.
+type Change struct {
+	// Service is the service whose token changed.
+	Service string
+	// Origin identifies the publisher, a random id per Cache, so that a
+	// replica can ignore its own notifications. Empty when the publisher
+	// did not say; such a change is nobody's own. At most MaxOriginLen
+	// ASCII letters, digits, '-' and '_'.
+	Origin string
+}
+
+// Validate checks c's Service with domain.ValidateServiceName and its
+// Origin against the rule above; the error wraps
+// domain.ErrInvalidServiceName or ErrInvalidOrigin.
+func (c Change) Validate() error {
+	if err := domain.ValidateServiceName(c.Service); err != nil {
+		return err
+	}
+	if len(c.Origin) > MaxOriginLen {
+		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidOrigin, MaxOriginLen)
+	}
+	for i := 0; i < len(c.Origin); i++ {
+		b := c.Origin[i]
+		if (b < 'a' || b > 'z') && (b < 'A' || b > 'Z') && (b < '0' || b > '9') && b != '-' && b != '_' {
+			return fmt.Errorf("%w: only letters, digits, '-' and '_' allowed", ErrInvalidOrigin)
+		}
+	}
+	return nil
 }
 
 // Clock is the core's only source of the current time.

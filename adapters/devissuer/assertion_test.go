@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/jwtcache/jwtcache/adapters/devissuer"
-	"github.com/jwtcache/jwtcache/ports/storetest"
+	"github.com/jwtcache/jwtcache/ports/clocktest"
 )
 
 const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -72,7 +72,7 @@ func ecKey(t *testing.T) *ecdsa.PrivateKey {
 // only.
 func assertionFixture(t *testing.T, pub crypto.PublicKey) (*fixture, string) {
 	t.Helper()
-	f := &fixture{clock: storetest.NewFakeClock(start), logs: &syncBuffer{}}
+	f := &fixture{clock: clocktest.NewFakeClock(start), logs: &syncBuffer{}}
 	dev, err := devissuer.New(devissuer.Options{
 		ClientID:        clientID,
 		ClientPublicKey: pub,

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/jwtcache/jwtcache/adapters/devissuer"
-	"github.com/jwtcache/jwtcache/ports/storetest"
+	"github.com/jwtcache/jwtcache/ports/clocktest"
 )
 
 const (
@@ -48,7 +48,7 @@ func (s *syncBuffer) String() string {
 type fixture struct {
 	dev   *devissuer.Server
 	srv   *httptest.Server
-	clock *storetest.FakeClock
+	clock *clocktest.FakeClock
 	logs  *syncBuffer
 	// tokens collects every token handed out, for the log check.
 	mu     sync.Mutex
@@ -57,7 +57,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{clock: storetest.NewFakeClock(start), logs: &syncBuffer{}}
+	f := &fixture{clock: clocktest.NewFakeClock(start), logs: &syncBuffer{}}
 	dev, err := devissuer.New(devissuer.Options{
 		ClientID:      clientID,
 		ClientSecret:  secret,

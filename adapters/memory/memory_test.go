@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/ports"
+	"github.com/jwtcache/jwtcache/ports/clocktest"
 	"github.com/jwtcache/jwtcache/ports/storetest"
 )
 
@@ -15,7 +17,7 @@ var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func TestContractFakeClock(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Subject {
-		clock := storetest.NewFakeClock(epoch)
+		clock := clocktest.NewFakeClock(epoch)
 		s := New(clock)
 		return storetest.Subject{
 			Store: s, Locker: s, Feed: s, Clock: clock, Advance: clock.Advance,
@@ -36,7 +38,7 @@ func TestContractSystemClock(t *testing.T) {
 }
 
 func TestExpiredTokensAreDroppedLazily(t *testing.T) {
-	clock := storetest.NewFakeClock(epoch)
+	clock := clocktest.NewFakeClock(epoch)
 	s := New(clock)
 	ctx := t.Context()
 	tok := domain.Token{AccessToken: "x", IssuedAt: epoch, ExpiresAt: epoch.Add(time.Minute)}
@@ -79,21 +81,21 @@ func TestSubscriberMayCallBackIntoTheStore(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		var mu sync.Mutex
 		var got []string
-		err := s.Subscribe(ctx, func(service string) {
+		err := s.Subscribe(ctx, func(c ports.Change) {
 			// Publishing and reading from inside fn must not deadlock.
-			_, _ = s.Get(ctx, service)
-			if service == "kyc" {
-				_ = s.Publish(ctx, "echo")
+			_, _ = s.Get(ctx, c.Service)
+			if c.Service == "kyc" {
+				_ = s.Publish(ctx, ports.Change{Service: "echo"})
 			}
 			mu.Lock()
-			got = append(got, service)
+			got = append(got, c.Service)
 			mu.Unlock()
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		mu.Lock() // Publish must not wait for fn, even while fn is blocked.
-		if err := s.Publish(ctx, "kyc"); err != nil {
+		if err := s.Publish(ctx, ports.Change{Service: "kyc"}); err != nil {
 			t.Fatal(err)
 		}
 		mu.Unlock()
@@ -108,7 +110,7 @@ func TestSubscriberMayCallBackIntoTheStore(t *testing.T) {
 		// (synctest.Test would report it blocked forever otherwise).
 		cancel()
 		synctest.Wait()
-		if err := s.Publish(t.Context(), "late"); err != nil {
+		if err := s.Publish(t.Context(), ports.Change{Service: "late"}); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
@@ -117,35 +119,37 @@ func TestSubscriberMayCallBackIntoTheStore(t *testing.T) {
 		if len(got) != 2 {
 			t.Errorf("fn called after its context ended: %v", got)
 		}
-		if err := s.Subscribe(ctx, func(string) {}); err == nil {
+		if err := s.Subscribe(ctx, func(ports.Change) {}); err == nil {
 			t.Error("Subscribe with an ended context succeeded")
 		}
 	})
 }
 
-func TestPendingNamesCoalesce(t *testing.T) {
+func TestPendingChangesCoalesce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := New(nil)
 		release := make(chan struct{})
-		calls := map[string]int{}
-		err := s.Subscribe(t.Context(), func(service string) {
-			if service == "block" {
+		calls := map[ports.Change]int{}
+		err := s.Subscribe(t.Context(), func(c ports.Change) {
+			if c.Service == "block" {
 				<-release
 			}
-			calls[service]++
+			calls[c]++
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = s.Publish(t.Context(), "block")
+		_ = s.Publish(t.Context(), ports.Change{Service: "block"})
 		synctest.Wait() // fn is now blocked on "block"
+		a, b := ports.Change{Service: "kyc", Origin: "a"}, ports.Change{Service: "kyc", Origin: "b"}
 		for range 100 {
-			_ = s.Publish(t.Context(), "kyc")
+			_ = s.Publish(t.Context(), a)
+			_ = s.Publish(t.Context(), b)
 		}
 		close(release)
 		synctest.Wait()
-		if calls["kyc"] != 1 || calls["block"] != 1 {
-			t.Errorf("calls = %v, want one per pending name", calls)
+		if len(calls) != 3 || calls[a] != 1 || calls[b] != 1 {
+			t.Errorf("calls = %v, want one per pending change, origins kept apart", calls)
 		}
 	})
 }

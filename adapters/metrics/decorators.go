@@ -12,7 +12,7 @@ import (
 var (
 	_ ports.TokenIssuer   = (*issuer)(nil)
 	_ ports.TokenStore    = (*store)(nil)
-	_ ports.Pinger        = (*store)(nil)
+	_ ports.Pinger        = (*pinger)(nil)
 	_ ports.RenewalLocker = (*locker)(nil)
 )
 
@@ -135,20 +135,16 @@ func (m *Metrics) failed(op operation, err error) {
 	m.storeErrors[op].Inc()
 }
 
-// Store returns next, counting its failed operations by name. The result
-// is also a ports.Pinger (next's Ping, or one that always succeeds), so
-// the core's health check still reaches the store. It is not a
-// RenewalLocker or a ChangeFeed even when next is: pass those to the core
-// explicitly (Locker decorates a locker).
+// Store returns next, counting its failed operations by name. It is only
+// a TokenStore, whatever else next is: decorate its locker and pinger with
+// Locker and Pinger and pass them to the core as well.
 func (m *Metrics) Store(next ports.TokenStore) ports.TokenStore {
-	p, _ := next.(ports.Pinger)
-	return &store{next: next, pinger: p, m: m}
+	return &store{next: next, m: m}
 }
 
 type store struct {
-	next   ports.TokenStore
-	pinger ports.Pinger // nil when next has no Ping
-	m      *Metrics
+	next ports.TokenStore
+	m    *Metrics
 }
 
 func (s *store) Get(ctx context.Context, service string) (domain.Token, error) {
@@ -175,13 +171,19 @@ func (s *store) List(ctx context.Context) ([]ports.Entry, error) {
 	return all, err
 }
 
-// Ping checks the decorated store when it can be checked.
-func (s *store) Ping(ctx context.Context) error {
-	if s.pinger == nil {
-		return nil
-	}
-	err := s.pinger.Ping(ctx)
-	s.m.failed(opPing, err)
+// Pinger returns next, counting its failed pings.
+func (m *Metrics) Pinger(next ports.Pinger) ports.Pinger {
+	return &pinger{next: next, m: m}
+}
+
+type pinger struct {
+	next ports.Pinger
+	m    *Metrics
+}
+
+func (p *pinger) Ping(ctx context.Context) error {
+	err := p.next.Ping(ctx)
+	p.m.failed(opPing, err)
 	return err
 }
 

@@ -172,7 +172,7 @@ func TestStoreErrorsByOperation(t *testing.T) {
 			_ = s.Put(ctx, "kyc", domain.Token{})
 			_, _ = s.Delete(ctx, "kyc")
 			_, _ = s.List(ctx)
-			if err := s.(ports.Pinger).Ping(ctx); err != tc.err {
+			if err := m.Pinger(f).Ping(ctx); err != tc.err {
 				t.Fatalf("Ping = %v, want the store's error", err)
 			}
 			_, _ = l.TryLock(ctx, "kyc", time.Second)
@@ -190,13 +190,19 @@ func TestStoreErrorsByOperation(t *testing.T) {
 	}
 }
 
-// plainStore is a TokenStore and nothing more.
-type plainStore struct{ ports.TokenStore }
-
-func TestStoreWithoutPingAlwaysAnswers(t *testing.T) {
-	s := New(Options{Logger: quiet}).Store(plainStore{memory.New(nil)})
-	if err := s.(ports.Pinger).Ping(t.Context()); err != nil {
-		t.Fatal(err)
+// TestStoreDecoratorIsOnlyAStore: the decorated store pretends to no
+// capability; the core gets the pinger, locker and feed in fields of their
+// own, so a store that cannot be pinged is never reported as pinged.
+func TestStoreDecoratorIsOnlyAStore(t *testing.T) {
+	s := New(Options{Logger: quiet}).Store(memory.New(nil))
+	if _, ok := s.(ports.Pinger); ok {
+		t.Error("the decorated store is a Pinger")
+	}
+	if _, ok := s.(ports.RenewalLocker); ok {
+		t.Error("the decorated store is a RenewalLocker")
+	}
+	if _, ok := s.(ports.ChangeFeed); ok {
+		t.Error("the decorated store is a ChangeFeed")
 	}
 }
 
@@ -296,7 +302,7 @@ func (f fakeAuth) Forbidden() uint64 { return f.forbidden }
 // composition root wraps it.
 func newCore(t *testing.T, m *Metrics, iss ports.TokenIssuer, st *memory.Store) *app.Cache {
 	t.Helper()
-	svc, err := app.New(app.Options{Issuer: m.Issuer(iss), Store: m.Store(st), Locker: m.Locker(st), Feed: st, Logger: quiet})
+	svc, err := app.New(app.Options{Issuer: m.Issuer(iss), Store: m.Store(st), Locker: m.Locker(st), Feed: st, Pinger: m.Pinger(st), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/jwtcache/jwtcache/adapters/redisstore/redistest"
 	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/ports"
+	"github.com/jwtcache/jwtcache/ports/clocktest"
 	"github.com/jwtcache/jwtcache/ports/storetest"
 )
 
@@ -34,7 +36,7 @@ func testPrefix() string { return "jwtcache-test-" + strings.ToLower(rand.Text()
 type backend struct {
 	addrs []string
 	// clock and advance are set for miniredis, whose time the tests move.
-	clock   *storetest.FakeClock
+	clock   *clocktest.FakeClock
 	advance func(time.Duration)
 	// raw reaches the backend directly, to plant and inspect keys.
 	raw redis.UniversalClient
@@ -52,7 +54,7 @@ func (b *backend) withKeys(encryptionKeys ...[]byte) *backend {
 // miniredisBackend starts a miniredis for one test.
 func miniredisBackend(t *testing.T) *backend {
 	mr := miniredis.RunT(t)
-	clock := storetest.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	clock := clocktest.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	raw := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = raw.Close() })
 	return &backend{
@@ -397,7 +399,7 @@ func TestNoCommandScansTheKeySpace(t *testing.T) {
 	}
 	_, _ = s.Held(ctx, []string{"kyc"})
 	_ = unlock(ctx)
-	_ = s.Publish(ctx, "kyc")
+	_ = s.Publish(ctx, ports.Change{Service: "kyc"})
 	for _, name := range log.names {
 		switch name {
 		case "keys", "scan", "mget", "flushdb", "flushall":
@@ -583,7 +585,7 @@ func TestTLSDialerVerifiesTheHost(t *testing.T) {
 func TestCloseEndsSubscriptions(t *testing.T) {
 	b := miniredisBackend(t)
 	s := b.store(t, testPrefix(), 0)
-	if err := s.Subscribe(t.Context(), func(string) {}); err != nil {
+	if err := s.Subscribe(t.Context(), func(ports.Change) {}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -592,7 +594,7 @@ func TestCloseEndsSubscriptions(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := s.Subscribe(t.Context(), func(string) {}); err == nil {
+	if err := s.Subscribe(t.Context(), func(ports.Change) {}); err == nil {
 		t.Fatal("Subscribe after Close succeeded")
 	}
 }

@@ -58,9 +58,7 @@ func guideToken() domain.Token {
 // describe is the status the guide shows for tok at testNow with the
 // default 20 s buffer.
 func describe(service string, tok domain.Token) app.TokenStatus {
-	policy := domain.RenewalPolicy{Buffer: domain.DefaultRenewalBuffer}
-	cacheExp := policy.CacheExpiresAt(tok)
-	until := func(t time.Time) int64 { return max(0, int64(t.Sub(testNow)/time.Second)) }
+	st := domain.RenewalPolicy{Buffer: domain.DefaultRenewalBuffer}.Standing(tok, testNow)
 	return app.TokenStatus{
 		Service:                 service,
 		Exists:                  true,
@@ -69,10 +67,10 @@ func describe(service string, tok domain.Token) app.TokenStatus {
 		Lifetime:                tok.Lifetime(),
 		IssuedAt:                tok.IssuedAt,
 		ExpiresAt:               tok.ExpiresAt,
-		CacheExpiresAt:          cacheExp,
-		SecondsUntilExpiry:      until(tok.ExpiresAt),
-		SecondsUntilCacheExpiry: until(cacheExp),
-		State:                   policy.State(tok, testNow),
+		CacheExpiresAt:          st.CacheExpiresAt,
+		SecondsUntilExpiry:      st.SecondsUntilExpiry,
+		SecondsUntilCacheExpiry: st.SecondsUntilCacheExpiry,
+		State:                   st.State,
 		At:                      testNow,
 	}
 }

@@ -59,7 +59,8 @@ func FuzzServiceName(f *testing.F) {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	f.Fuzz(func(t *testing.T, method, endpoint uint8, name string) {
-		svc, err := app.New(app.Options{Issuer: &fuzzIssuer{}, Store: memory.New(nil), Logger: logger})
+		store := memory.New(nil)
+		svc, err := app.New(app.Options{Issuer: &fuzzIssuer{}, Store: store, Locker: store, Logger: logger})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -27,7 +27,7 @@ import (
 	"github.com/jwtcache/jwtcache/adapters/devissuer"
 	"github.com/jwtcache/jwtcache/adapters/tokenservice"
 	"github.com/jwtcache/jwtcache/domain"
-	"github.com/jwtcache/jwtcache/ports/storetest"
+	"github.com/jwtcache/jwtcache/ports/clocktest"
 )
 
 // seenRequest is what a recording token server saw of one request.
@@ -237,7 +237,7 @@ func TestNegativeCache(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := storetest.NewFakeClock(now)
+			clk := clocktest.NewFakeClock(now)
 			rec := &recorder{fail: func() (int, string) { return tt.status, tt.body }}
 			srv := rec.server(t, "default")
 			own := rec.server(t, "own")
@@ -317,7 +317,7 @@ func TestNegativeCache(t *testing.T) {
 		}
 	})
 	t.Run("custom window", func(t *testing.T) {
-		clk := storetest.NewFakeClock(now)
+		clk := clocktest.NewFakeClock(now)
 		rec := &recorder{fail: func() (int, string) { return 401, invalidClient }}
 		srv := rec.server(t, "default")
 		iss := newIssuer(t, srv.URL, func(o *tokenservice.Options) { o.Clock, o.NegativeCache = clk, 5*time.Second })
@@ -414,7 +414,7 @@ func TestPrivateKeyJWTAgainstDevIssuer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := storetest.NewFakeClock(now)
+			clk := clocktest.NewFakeClock(now)
 			dev, err := devissuer.New(devissuer.Options{ClientID: clientID, ClientPublicKey: tt.key.Public(), Clock: clk,
 				Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {

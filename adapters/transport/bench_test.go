@@ -11,7 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/jwtcache/jwtcache/adapters/transport"
-	"github.com/jwtcache/jwtcache/ports/storetest"
+	"github.com/jwtcache/jwtcache/ports/clocktest"
 )
 
 // BenchmarkHit compares a cache hit with x/oauth2's cache of one token:
@@ -76,7 +76,7 @@ func BenchmarkHit(b *testing.B) {
 
 func newBenchRemote(b *testing.B) *transport.Remote {
 	b.Helper()
-	clock := storetest.NewFakeClock(time.Now())
+	clock := clocktest.NewFakeClock(time.Now())
 	f := &fakeREST{clock: clock}
 	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
 	b.Cleanup(f.Close)

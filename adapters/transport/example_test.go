@@ -37,7 +37,8 @@ func newTokenCache() (svc *app.Cache, stop func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	svc, err = app.New(app.Options{Issuer: issuer, Store: memory.New(nil), Logger: quiet})
+	store := memory.New(nil)
+	svc, err = app.New(app.Options{Issuer: issuer, Store: store, Locker: store, Logger: quiet})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -168,7 +168,8 @@ func newStack(tb testing.TB) stack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc, err := app.New(app.Options{Issuer: issuer, Store: memory.New(nil), Logger: discard})
+	store := memory.New(nil)
+	svc, err := app.New(app.Options{Issuer: issuer, Store: store, Locker: store, Logger: discard})
 	if err != nil {
 		tb.Fatal(err)
 	}

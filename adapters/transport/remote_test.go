@@ -16,7 +16,7 @@ import (
 	"github.com/jwtcache/jwtcache/adapters/rest"
 	"github.com/jwtcache/jwtcache/adapters/transport"
 	"github.com/jwtcache/jwtcache/domain"
-	"github.com/jwtcache/jwtcache/ports/storetest"
+	"github.com/jwtcache/jwtcache/ports/clocktest"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -164,7 +164,7 @@ func TestTransportOverRemote(t *testing.T) {
 // clock, or with fail's status and body when fail is set.
 type fakeREST struct {
 	*httptest.Server
-	clock    *storetest.FakeClock
+	clock    *clocktest.FakeClock
 	requests atomic.Int32
 	mu       sync.Mutex
 	fail     func(w http.ResponseWriter) // guarded by mu
@@ -172,7 +172,7 @@ type fakeREST struct {
 	entered  chan struct{}               // receives one value per held GET
 }
 
-func newFakeREST(t *testing.T, clock *storetest.FakeClock) *fakeREST {
+func newFakeREST(t *testing.T, clock *clocktest.FakeClock) *fakeREST {
 	t.Helper()
 	f := &fakeREST{clock: clock}
 	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
@@ -225,7 +225,7 @@ func (f *fakeREST) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestRemoteKeepsTheTokenUntilItsCacheExpiry(t *testing.T) {
-	clock := storetest.NewFakeClock(t0)
+	clock := clocktest.NewFakeClock(t0)
 	f := newFakeREST(t, clock)
 	r := f.start(t)
 	ctx := context.Background()
@@ -267,7 +267,7 @@ func TestRemoteKeepsTheTokenUntilItsCacheExpiry(t *testing.T) {
 }
 
 func TestRemoteDoesNotServeAKeptTokenTheServerRefused(t *testing.T) {
-	clock := storetest.NewFakeClock(t0)
+	clock := clocktest.NewFakeClock(t0)
 	f := newFakeREST(t, clock)
 	r := f.start(t)
 	ctx := context.Background()
@@ -286,7 +286,7 @@ func TestRemoteDoesNotServeAKeptTokenTheServerRefused(t *testing.T) {
 }
 
 func TestRemoteConcurrentMissesShareOneRequest(t *testing.T) {
-	clock := storetest.NewFakeClock(t0)
+	clock := clocktest.NewFakeClock(t0)
 	f := newFakeREST(t, clock)
 	f.hold, f.entered = make(chan struct{}), make(chan struct{}, 1)
 	r := f.start(t)
@@ -317,7 +317,7 @@ func TestRemoteConcurrentMissesShareOneRequest(t *testing.T) {
 }
 
 func TestRemoteRefreshWinsOverAnOlderFetch(t *testing.T) {
-	clock := storetest.NewFakeClock(t0)
+	clock := clocktest.NewFakeClock(t0)
 	f := newFakeREST(t, clock)
 	f.hold, f.entered = make(chan struct{}), make(chan struct{}, 1)
 	r := f.start(t)
@@ -436,7 +436,7 @@ func TestNewRemoteChecksTheURL(t *testing.T) {
 }
 
 func TestRemoteHitDoesNotAllocate(t *testing.T) {
-	f := newFakeREST(t, storetest.NewFakeClock(t0))
+	f := newFakeREST(t, clocktest.NewFakeClock(t0))
 	r := f.start(t)
 	ctx := context.Background()
 	if _, err := r.BearerToken(ctx, "kyc"); err != nil {

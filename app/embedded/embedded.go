@@ -54,10 +54,9 @@ type Options struct {
 // observe them. Each method returns its argument's behaviour unchanged.
 type Instrumentation interface {
 	Issuer(ports.TokenIssuer) ports.TokenIssuer
-	// Store's result must still be a ports.Pinger when its argument is,
-	// or the health check stops pinging the store.
 	Store(ports.TokenStore) ports.TokenStore
 	Locker(ports.RenewalLocker) ports.RenewalLocker
+	Pinger(ports.Pinger) ports.Pinger
 }
 
 // FromEnv loads the configuration from the environment (and the YAML file
@@ -205,8 +204,9 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 	c := cfg.Cache
 	var tokens ports.TokenStore = st.Store
 	var locker ports.RenewalLocker = st.Store
+	var pinger ports.Pinger = st.Store
 	if in := opts.Instrument; in != nil {
-		issuer, tokens, locker = in.Issuer(issuer), in.Store(tokens), in.Locker(locker)
+		issuer, tokens, locker, pinger = in.Issuer(issuer), in.Store(tokens), in.Locker(locker), in.Pinger(pinger)
 	}
 	policy := c.RenewalPolicy()
 	idle := c.RenewalIdleTimeout
@@ -218,6 +218,7 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 		Store:           tokens,
 		Locker:          locker,
 		Feed:            st.Store,
+		Pinger:          pinger,
 		Clock:           opts.Clock,
 		Policy:          &policy,
 		CheckInterval:   c.RenewalCheckInterval,

@@ -13,11 +13,12 @@ import (
 // one by one (the jwtcache server does, with fx).
 
 // Store is what a cache is built on: tokens, renewal locks and the change
-// feed, as both bundled stores provide them.
+// feed and a ping for health, as both bundled stores provide them.
 type Store interface {
 	ports.TokenStore
 	ports.RenewalLocker
 	ports.ChangeFeed
+	ports.Pinger
 }
 
 // NewIssuer returns the token-service client cfg describes, per-service

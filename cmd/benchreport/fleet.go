@@ -257,7 +257,11 @@ func newReplicas(cfg *config, useRedis bool, policy domain.RenewalPolicy, n int,
 			closeAll()
 			return nil, nil, err
 		}
-		var store ports.TokenStore = shared
+		var store interface {
+			ports.TokenStore
+			ports.RenewalLocker
+			ports.ChangeFeed
+		} = shared
 		var onClose func() error
 		if useRedis {
 			rs, err := redisstore.New(redisstore.Options{Addrs: []string{cfg.redisAddr}, KeyPrefix: prefix, Logger: discardLogger})
@@ -268,7 +272,7 @@ func newReplicas(cfg *config, useRedis bool, policy domain.RenewalPolicy, n int,
 			store, onClose = rs, rs.Close
 		}
 		p := policy
-		svc, err := app.New(app.Options{Issuer: issuer, Store: store, Policy: &p, Logger: discardLogger, OnClose: onClose})
+		svc, err := app.New(app.Options{Issuer: issuer, Store: store, Locker: store, Feed: store, Policy: &p, Logger: discardLogger, OnClose: onClose})
 		if err != nil {
 			closeAll()
 			return nil, nil, err

@@ -40,9 +40,11 @@ type inProcessResult struct {
 // BearerToken against x/oauth2's ReuseTokenSource holding a valid token,
 // the cache most Go programs use.
 func measureInProcess(ctx context.Context, _ *config, r *report) error {
+	store := memory.New(nil)
 	svc, err := app.New(app.Options{
 		Issuer: &localIssuer{lifetime: time.Hour},
-		Store:  memory.New(nil),
+		Store:  store,
+		Locker: store,
 	})
 	if err != nil {
 		return err

@@ -72,7 +72,8 @@ func measureREST(ctx context.Context, cfg *config, r *report) error {
 	res.mem.name = "jwtcache REST API, memory store"
 	res.redis.name = "jwtcache REST API, Redis store"
 
-	memSvc, err := app.New(app.Options{Issuer: &localIssuer{lifetime: time.Hour}, Store: memory.New(nil), Logger: discardLogger})
+	mem := memory.New(nil)
+	memSvc, err := app.New(app.Options{Issuer: &localIssuer{lifetime: time.Hour}, Store: mem, Locker: mem, Logger: discardLogger})
 	if err != nil {
 		return err
 	}
@@ -115,7 +116,7 @@ func redisTarget(ctx context.Context, cfg *config, res *restResult) (restTarget,
 	client.AddHook(counter)
 	prefix := uniquePrefix("rest")
 	store := redisstore.NewWithClient(client, redisstore.Options{KeyPrefix: prefix, Logger: discardLogger})
-	svc, err := app.New(app.Options{Issuer: &localIssuer{lifetime: time.Hour}, Store: store, Logger: discardLogger})
+	svc, err := app.New(app.Options{Issuer: &localIssuer{lifetime: time.Hour}, Store: store, Locker: store, Feed: store, Pinger: store, Logger: discardLogger})
 	if err != nil {
 		_ = client.Close()
 		return restTarget{}, nil, err

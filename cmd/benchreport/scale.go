@@ -67,9 +67,11 @@ func measureScale(ctx context.Context, cfg *config, r *report) error {
 
 func scaleOnce(ctx context.Context, cfg *config, n int) (scaleRun, error) {
 	run := scaleRun{services: n}
+	store := memory.New(nil)
 	svc, err := app.New(app.Options{
 		Issuer:          &localIssuer{lifetime: time.Hour},
-		Store:           memory.New(nil),
+		Store:           store,
+		Locker:          store,
 		CheckInterval:   scaleInterval,
 		CleanupInterval: scaleInterval,
 		Logger:          discardLogger,

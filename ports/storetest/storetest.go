@@ -14,11 +14,14 @@
 //     and removes whatever the service had: it replaces the token and the
 //     store drops the replacement at once.
 //   - Get, Put, Delete, TryLock, Held and Publish reject a malformed service
-//     name with an error wrapping domain.ErrInvalidServiceName.
+//     name with an error wrapping domain.ErrInvalidServiceName; Publish
+//     rejects a malformed origin with one wrapping ports.ErrInvalidOrigin.
 //   - TryLock rejects a ttl that is not positive. Unlock is idempotent and
 //     never releases a lock that expired and was taken by someone else.
 //   - Subscribe's fn receives every Publish made by any instance sharing the
-//     backend, the subscriber itself included.
+//     backend, the subscriber itself included, as the Change published:
+//     Origin intact (empty included), and changes of one service from two
+//     origins never merged into one.
 //
 // Every case gets a fresh Subject and uses service names under a random
 // prefix, so a shared backend (a real Redis) can serve parallel runs; List
@@ -110,6 +113,8 @@ func Run(t *testing.T, newSubject func(t *testing.T) Subject) {
 		{"HeldReportsInOrder", testHeld},
 		{"FeedDeliversToPeer", testFeedPeer},
 		{"FeedDeliversToSelf", testFeedSelf},
+		{"FeedKeepsEveryOrigin", testFeedOrigins},
+		{"InvalidOriginRejected", testInvalidOrigin},
 	}
 	// The enclosing t.Run blocks until the parallel cases are done, so
 	// callers may tear the backend down right after Run returns.
@@ -488,7 +493,7 @@ func testInvalidName(t *testing.T, h *harness) {
 		_, err = h.a.Locker.Held(ctx, []string{h.svc("ok"), bad})
 		check("Held", err)
 		if h.a.Feed != nil {
-			check("Publish", h.a.Feed.Publish(ctx, bad))
+			check("Publish", h.a.Feed.Publish(ctx, ports.Change{Service: bad, Origin: "a1"}))
 		}
 	}
 }
@@ -676,14 +681,14 @@ func testHeld(t *testing.T, h *harness) {
 
 // subscribe subscribes s and returns the channel its fn forwards to; the
 // subscription ends with the test.
-func subscribe(t *testing.T, s Subject) <-chan string {
+func subscribe(t *testing.T, s Subject) <-chan ports.Change {
 	t.Helper()
-	got := make(chan string, 64)
+	got := make(chan ports.Change, 64)
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
-	err := s.Feed.Subscribe(ctx, func(service string) {
+	err := s.Feed.Subscribe(ctx, func(c ports.Change) {
 		select {
-		case got <- service:
+		case got <- c:
 		default: // the test only needs the first few
 		}
 	})
@@ -693,7 +698,8 @@ func subscribe(t *testing.T, s Subject) <-chan string {
 	return got
 }
 
-func waitFor(t *testing.T, ch <-chan string, want string) {
+// waitFor waits for want among the changes ch delivers, skipping others.
+func waitFor(t *testing.T, ch <-chan ports.Change, want ports.Change) {
 	t.Helper()
 	timeout := time.NewTimer(feedTimeout)
 	defer timeout.Stop()
@@ -704,8 +710,15 @@ func waitFor(t *testing.T, ch <-chan string, want string) {
 				return
 			}
 		case <-timeout.C:
-			t.Fatalf("no change for %q within %v", want, feedTimeout)
+			t.Fatalf("no change %+v within %v", want, feedTimeout)
 		}
+	}
+}
+
+func mustPublish(t *testing.T, s Subject, c ports.Change) {
+	t.Helper()
+	if err := s.Feed.Publish(t.Context(), c); err != nil {
+		t.Fatalf("Publish(%+v): %v", c, err)
 	}
 }
 
@@ -714,16 +727,13 @@ func testFeedPeer(t *testing.T, h *harness) {
 		t.Skip("the store has no ChangeFeed")
 	}
 	got := subscribe(t, h.b)
-	svc := h.svc("kyc")
-	if err := h.a.Feed.Publish(t.Context(), svc); err != nil {
-		t.Fatalf("Publish: %v", err)
-	}
-	waitFor(t, got, svc)
-	// A second change is delivered too.
-	if err := h.a.Feed.Publish(t.Context(), h.svc("other")); err != nil {
-		t.Fatalf("Publish: %v", err)
-	}
-	waitFor(t, got, h.svc("other"))
+	c := ports.Change{Service: h.svc("kyc"), Origin: "replica-a_1"}
+	mustPublish(t, h.a, c)
+	waitFor(t, got, c)
+	// A second change is delivered too, and one without an origin as such.
+	c = ports.Change{Service: h.svc("other")}
+	mustPublish(t, h.a, c)
+	waitFor(t, got, c)
 }
 
 func testFeedSelf(t *testing.T, h *harness) {
@@ -731,9 +741,46 @@ func testFeedSelf(t *testing.T, h *harness) {
 		t.Skip("the store has no ChangeFeed")
 	}
 	got := subscribe(t, h.a)
-	svc := h.svc("kyc")
-	if err := h.a.Feed.Publish(t.Context(), svc); err != nil {
-		t.Fatalf("Publish: %v", err)
+	c := ports.Change{Service: h.svc("kyc"), Origin: "self"}
+	mustPublish(t, h.a, c)
+	waitFor(t, got, c)
+}
+
+// testFeedOrigins: one service changed by two replicas in a row reaches a
+// subscriber as two changes, so that neither replica's change is lost to
+// the other ignoring its own.
+func testFeedOrigins(t *testing.T, h *harness) {
+	if h.a.Feed == nil || h.b.Feed == nil {
+		t.Skip("the store has no ChangeFeed")
 	}
-	waitFor(t, got, svc)
+	got := subscribe(t, h.b)
+	svc := h.svc("kyc")
+	want := map[ports.Change]bool{{Service: svc, Origin: "a"}: true, {Service: svc, Origin: "b"}: true}
+	mustPublish(t, h.a, ports.Change{Service: svc, Origin: "a"})
+	mustPublish(t, h.b, ports.Change{Service: svc, Origin: "b"})
+	timeout := time.NewTimer(feedTimeout)
+	defer timeout.Stop()
+	for len(want) > 0 {
+		select {
+		case c := <-got:
+			delete(want, c)
+		case <-timeout.C:
+			t.Fatalf("changes %v not delivered within %v", want, feedTimeout)
+		}
+	}
+}
+
+func testInvalidOrigin(t *testing.T, h *harness) {
+	if h.a.Feed == nil {
+		t.Skip("the store has no ChangeFeed")
+	}
+	for _, bad := range []string{"a b", "a:b", "ä", "a\n", strings.Repeat("a", ports.MaxOriginLen+1)} {
+		err := h.a.Feed.Publish(t.Context(), ports.Change{Service: h.svc("kyc"), Origin: bad})
+		if !errors.Is(err, ports.ErrInvalidOrigin) {
+			t.Errorf("Publish with origin %q: error = %v, want ports.ErrInvalidOrigin", bad, err)
+		}
+	}
+	if err := h.a.Feed.Publish(t.Context(), ports.Change{Service: h.svc("kyc"), Origin: strings.Repeat("a", ports.MaxOriginLen)}); err != nil {
+		t.Errorf("Publish with the longest origin: %v", err)
+	}
 }

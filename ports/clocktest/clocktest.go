@@ -1,13 +1,13 @@
-package storetest
+// Package clocktest gives tests a ports.Clock that moves only when told to.
+package clocktest
 
 import (
 	"sync"
 	"time"
 )
 
-// FakeClock is a ports.Clock that moves only when told to, for subjects
-// whose backend time can be advanced (Subject.Advance). It is safe for
-// concurrent use.
+// FakeClock is a ports.Clock that moves only when told to: by Advance, or
+// by Set. It is safe for concurrent use.
 type FakeClock struct {
 	mu  sync.Mutex
 	now time.Time // guarded by mu

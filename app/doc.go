@@ -1,0 +1,19 @@
+// Package app is jwtcache's core: a Cache of OAuth2 client-credentials
+// tokens, one per service name, that fetches each token from the token
+// service on first use, renews it in the background ahead of its expiry,
+// and shares it, and the work of renewing it, with every replica using the
+// same store.
+//
+// A Cache is built from ports (package ports) and knows no technology: the
+// store, the renewal locker, the change feed and the token-service client
+// are adapters passed in Options. Package embedded builds one from the
+// jwtcache configuration; adapters/transport signs outgoing HTTP requests
+// with it.
+//
+// The files follow the Cache's concepts: cache.go is the public API and the
+// hit path, fetch.go the fetch-and-renew protocol across replicas,
+// schedule.go the renewal timers and periodic tasks, feed.go the change
+// notifications between replicas, lifecycle.go background work and Close,
+// entries.go the near cache's entries, and status.go what the status and
+// health endpoints report.
+package app

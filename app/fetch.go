@@ -1,0 +1,288 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/ports"
+)
+
+// The fetch protocol. Every token this process gets comes from obtain, for
+// a miss (a caller waits), a renewal (the cached token is in its renewal
+// window and is served meanwhile) or a forced refresh (Refresh). One fetch:
+//
+//  1. returns the near cache's token if it became acceptable meanwhile;
+//  2. reads the shared store: another replica may have fetched already;
+//  3. takes the service's renewal lock, so that one renewer in the fleet
+//     calls the token service; a replica finding the lock held waits for the
+//     holder's token (woken by the change feed, else polling the store);
+//  4. holding the lock, reads the store once more (the previous holder may
+//     just have finished), then calls the token service, writes the token
+//     to the store, installs it here and announces it to the other replicas;
+//  5. on failure, serves the best still-valid token it knows and retries in
+//     the background with backoff, or shares the failure with callers for
+//     one backoff step when nothing valid is left.
+
+// fetchKind is what a fetch is for.
+type fetchKind int8
+
+const (
+	// miss: nothing usable is cached; callers wait for the token.
+	miss fetchKind = iota
+	// renewal: the cached token is in its renewal window; it is served
+	// until replaced, and while the token service fails.
+	renewal
+	// forced: a Refresh; only a token issued since the request, different
+	// from the one it replaces, will do.
+	forced
+)
+
+// fetch is the state of one run of the protocol for one service.
+type fetch struct {
+	s       *Cache
+	ctx     context.Context // bounds the whole fetch: LockTTL + FetchTimeout
+	e       *entry
+	service string
+	kind    fetchKind
+	start   time.Time // when the fetch began
+	// old is the near cache's token when the fetch began, or nil; a
+	// forced refresh must replace it, a waiter must see something newer.
+	old *cached
+	// fallback is the best still-valid token known, served if the token
+	// service fails (not for forced); nil when there is none.
+	fallback *cached
+}
+
+// obtain fetches service's token as kind asks and returns the token to
+// serve: for a miss or a renewal that fails while a valid token is known,
+// that token, with the failure recorded and a retry scheduled. Whether a
+// fetch that is not forced is a miss or a renewal depends on what is
+// cached when it starts, not on who asked: misses and renewals share one
+// fetch.
+func (s *Cache) obtain(service string, kind fetchKind) (*cached, error) {
+	if s.closed.Load() {
+		return nil, domain.ErrClosed
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.opt.LockTTL+s.opt.FetchTimeout)
+	defer cancel()
+	e := s.entryOrCreate(service)
+	e.renewing.Add(1)
+	defer e.renewing.Add(-1)
+
+	f := &fetch{s: s, ctx: ctx, e: e, service: service, kind: kind, start: s.opt.Clock.Now(), old: e.cur.Load()}
+	if f.kind != forced {
+		f.kind = miss
+		if f.old != nil {
+			f.kind = renewal
+		}
+	}
+	f.fallback = f.old
+	return f.run()
+}
+
+// acceptable reports whether tok is what the fetch wants at now: a token
+// that needs no renewal; for a forced refresh, a valid one issued since the
+// request and different from the one being replaced.
+func (f *fetch) acceptable(tok domain.Token, now time.Time) bool {
+	if f.kind == forced {
+		return !tok.IssuedAt.Before(f.start) && (f.old == nil || tok.AccessToken != f.old.tok.AccessToken) && !tok.Expired(now)
+	}
+	return !f.s.policy.InRenewalWindow(tok, now)
+}
+
+func (f *fetch) run() (*cached, error) {
+	s := f.s
+	// The near cache may have been updated by a feed notification or by a
+	// fetch that finished just before this one started.
+	if f.kind != forced && f.old != nil && f.acceptable(f.old.tok, f.start) {
+		return f.old, nil
+	}
+	if tok, err := s.opt.Store.Get(f.ctx, f.service); err == nil {
+		if f.acceptable(tok, f.start) {
+			return s.install(f.e, tok), nil
+		}
+		f.offerFallback(tok)
+	} else if !errors.Is(err, domain.ErrNotFound) {
+		s.log.Warn("store read failed; fetching without it", "service", f.service, "err", err)
+	}
+
+	poll := defaultPollInterval
+	for {
+		unlock, err := s.opt.Locker.TryLock(f.ctx, f.service, s.opt.LockTTL)
+		switch {
+		case err == nil:
+			s.log.Debug("renewal lock acquired", "service", f.service, "forced", f.kind == forced)
+			return f.result(f.underLock(unlock))
+		case errors.Is(err, domain.ErrLockHeld):
+			// Another replica (or a forced refresh here) is renewing: wait
+			// for its token rather than calling the token service too.
+		case f.ctx.Err() != nil:
+			return f.failed(f.ctx.Err())
+		default:
+			// The locker is unreachable (shared store down): the in-process
+			// single flight still limits this replica to one call.
+			s.log.Warn("renewal lock unavailable; renewing without it", "service", f.service, "err", err)
+			return f.result(f.issue())
+		}
+		if err := f.e.waitChange(f.ctx, poll); err != nil {
+			return f.failed(err)
+		}
+		poll = min(poll*2, maxPollInterval)
+		now := s.opt.Clock.Now()
+		if c := f.e.cur.Load(); c != nil && c != f.old && f.acceptable(c.tok, now) {
+			return c, nil
+		}
+		if tok, err := s.opt.Store.Get(f.ctx, f.service); err == nil && f.acceptable(tok, now) {
+			return s.install(f.e, tok), nil
+		}
+	}
+}
+
+// offerFallback makes tok, a token from the store that is not acceptable,
+// the fallback when it is still valid and outlives the current one.
+func (f *fetch) offerFallback(tok domain.Token) {
+	if tok.Expired(f.start) || (f.fallback != nil && !tok.ExpiresAt.After(f.fallback.tok.ExpiresAt)) {
+		return
+	}
+	f.fallback = f.s.install(f.e, tok)
+	if f.kind == miss {
+		f.kind = renewal // a token is cached now
+	}
+}
+
+// underLock runs with the service's renewal lock held and releases it. It
+// checks the store once more, since the previous holder may have just
+// renewed, before calling the token service.
+func (f *fetch) underLock(unlock ports.Unlock) (*cached, error) {
+	defer func() {
+		// Released even when the fetch's ctx has ended, so the next renewer
+		// need not wait for the lock to expire.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(f.ctx), time.Second)
+		defer cancel()
+		if err := unlock(rctx); err != nil {
+			f.s.log.Warn("renewal lock release failed; it will expire", "service", f.service, "err", err)
+		}
+	}()
+	if tok, err := f.s.opt.Store.Get(f.ctx, f.service); err == nil && f.acceptable(tok, f.s.opt.Clock.Now()) {
+		return f.s.install(f.e, tok), nil
+	}
+	return f.issue()
+}
+
+// issue calls the token service and shares its token: in the store, in the
+// near cache, and with the other replicas through the feed.
+func (f *fetch) issue() (*cached, error) {
+	s := f.s
+	tok, err := s.issue(f.ctx, f.service)
+	if err != nil {
+		if f.kind == renewal {
+			s.counters.renewalFailures.Add(1)
+		}
+		return nil, err
+	}
+	if f.kind == renewal {
+		s.counters.renewals.Add(1)
+	}
+	f.e.failures.Store(0)
+	if err := s.opt.Store.Put(f.ctx, f.service, tok); err != nil {
+		s.log.Warn("store write failed; token kept in this replica only", "service", f.service, "err", err)
+	}
+	c := s.install(f.e, tok)
+	s.publish(f.service)
+	return c, nil
+}
+
+func (f *fetch) result(c *cached, err error) (*cached, error) {
+	if err != nil {
+		return f.failed(err)
+	}
+	return c, nil
+}
+
+// failed decides what a failed fetch returns. A forced refresh reports the
+// failure. A miss or renewal falls back to a still-valid token when one is
+// known, and retries in the background with backoff while that token lives;
+// with nothing valid to serve it reports the failure, which callers then
+// share for one backoff step (at least any Retry-After) before the next
+// caller asks the token service again.
+func (f *fetch) failed(err error) (*cached, error) {
+	s := f.s
+	if s.closed.Load() {
+		return nil, domain.ErrClosed
+	}
+	if f.kind == forced {
+		return nil, err
+	}
+	if f.fallback == nil || f.fallback.tok.Expired(s.opt.Clock.Now()) {
+		var tse *domain.TokenServiceError
+		if errors.As(err, &tse) {
+			f.e.failure.Store(&recentFailure{err: err, until: s.opt.Clock.Now().Add(s.retryDelay(1, err))})
+		}
+		return nil, err
+	}
+	n := f.e.failures.Add(1)
+	delay := s.retryDelay(n, err)
+	f.e.schedule(delay, func() { s.renewInBackground(f.service) })
+	s.log.Warn("renewal failing; serving the still-valid token", "service", f.service,
+		"expiresAt", f.fallback.tok.ExpiresAt, "failures", n, "retryIn", delay)
+	return f.fallback, nil
+}
+
+// issue makes one token-service call and records its outcome.
+func (s *Cache) issue(ctx context.Context, service string) (domain.Token, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.opt.FetchTimeout)
+	defer cancel()
+	tok, err := s.opt.Issuer.Issue(ctx, service)
+	now := s.opt.Clock.Now()
+	if !errors.Is(err, domain.ErrUnknownService) {
+		s.counters.requests.Add(1)
+	}
+	if err == nil && tok.IsZero() {
+		err = &domain.TokenServiceError{Kind: domain.BadResponse, Service: service, Err: errors.New("issuer returned an empty token")}
+	}
+	if errors.Is(err, domain.ErrUnknownService) {
+		// The configuration refuses the name; the token service was not
+		// asked and is not to blame.
+		return domain.Token{}, err
+	}
+	if err != nil {
+		s.counters.failures.Add(1)
+		s.issuerSeen.Store(&issuerOutcome{ok: false, detail: err.Error(), at: now})
+		s.log.Warn("token service call failed", "service", service, "err", err)
+		return domain.Token{}, err
+	}
+	s.issuerSeen.Store(&issuerOutcome{ok: true, at: now})
+	s.log.Debug("token obtained", "service", service, "expiresAt", tok.ExpiresAt)
+	return tok, nil
+}
+
+// retryDelay is the wait before retry n of a failing fetch: the
+// configured backoff, and at least the Retry-After the token service sent.
+func (s *Cache) retryDelay(n int32, err error) time.Duration {
+	var retryAfter time.Duration
+	var tse *domain.TokenServiceError
+	if errors.As(err, &tse) {
+		retryAfter = tse.RetryAfter
+	}
+	return s.backoff.Delay(int(n), s.opt.Jitter(), retryAfter)
+}
+
+// install makes tok the near cache's token for e and schedules its renewal.
+func (s *Cache) install(e *entry, tok domain.Token) *cached {
+	c := &cached{
+		tok:            tok,
+		bearer:         tok.AuthorizationHeader(),
+		cacheExpiresAt: s.policy.CacheExpiresAt(tok),
+		renewAt:        s.policy.RenewAt(tok, s.opt.Jitter()),
+	}
+	e.cur.Store(c)
+	e.failure.Store(nil)
+	e.notifyChanged()
+	if e.failures.Load() == 0 || !s.policy.InRenewalWindow(tok, s.opt.Clock.Now()) {
+		e.failures.Store(0)
+		e.schedule(max(c.renewAt.Sub(s.opt.Clock.Now()), 0), func() { s.renewInBackground(e.service) })
+	}
+	return c
+}
