@@ -45,6 +45,7 @@ type Cache struct {
 
 	counters   counters
 	issuerSeen atomic.Pointer[issuerOutcome] // nil until the first token-service call
+	events     *EventFeed                    // what happens to the tokens; closed by Close
 }
 
 type counters struct {
@@ -74,6 +75,7 @@ func New(opts Options) (*Cache, error) {
 		origin:  newOrigin(),
 		ctx:     ctx,
 		cancel:  cancel,
+		events:  NewEventFeed(o.EventHistory, o.EventQueue),
 	}
 	s.entries = newEntryMap()
 	s.goBackground(func() { s.every(o.CheckInterval, s.checkRenewals) })
@@ -227,6 +229,7 @@ func (s *Cache) Evict(ctx context.Context, service string) (Eviction, error) {
 	}
 	if removed {
 		s.counters.evictions.Add(1)
+		s.emit(Event{Type: EventEvicted, Service: service, ExpiresAt: ev.Token.ExpiresAt})
 	}
 	s.publish(service)
 	return ev, nil

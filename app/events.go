@@ -74,6 +74,27 @@ func failureOf(err error) (failure, code string) {
 	}
 }
 
+// Events is the feed of what happens to this process's tokens: obtained,
+// renewed, refreshed, evicted, and failures. It never carries a token. It
+// is closed, ending every subscription, by Close.
+func (s *Cache) Events() *EventFeed { return s.events }
+
+// emit publishes e, stamped now.
+func (s *Cache) emit(e Event) {
+	e.At = s.opt.Clock.Now()
+	s.events.Publish(e)
+}
+
+// emitFailure publishes a failure of service's fetch. A name the
+// configuration refuses is not news about a token: it makes no event.
+func (s *Cache) emitFailure(t EventType, service string, err error, failures int32) {
+	if errors.Is(err, domain.ErrUnknownService) {
+		return
+	}
+	failure, code := failureOf(err)
+	s.emit(Event{Type: t, Service: service, Failure: failure, TokenServiceError: code, Failures: int(failures)})
+}
+
 // Limits of an EventFeed.
 const (
 	// DefaultEventHistory is how many recent events an EventFeed keeps for

@@ -39,6 +39,19 @@ const (
 	forced
 )
 
+// succeeded is the event of a fetch of this kind that got a token from
+// the token service.
+func (k fetchKind) succeeded() EventType {
+	switch k {
+	case renewal:
+		return EventRenewed
+	case forced:
+		return EventRefreshed
+	default:
+		return EventObtained
+	}
+}
+
 // fetch is the state of one run of the protocol for one service.
 type fetch struct {
 	s       *Cache
@@ -185,6 +198,7 @@ func (f *fetch) issue() (*cached, error) {
 	if f.kind == renewal {
 		s.counters.renewals.Add(1)
 	}
+	s.emit(Event{Type: f.kind.succeeded(), Service: f.service, ExpiresAt: tok.ExpiresAt})
 	f.e.failures.Store(0)
 	if err := s.opt.Store.Put(f.ctx, f.service, tok); err != nil {
 		s.log.Warn("store write failed; token kept in this replica only", "service", f.service, "err", err)
@@ -213,6 +227,7 @@ func (f *fetch) failed(err error) (*cached, error) {
 		return nil, domain.ErrClosed
 	}
 	if f.kind == forced {
+		s.emitFailure(EventRefreshFailed, f.service, err, 0)
 		return nil, err
 	}
 	if f.fallback == nil || f.fallback.tok.Expired(s.opt.Clock.Now()) {
@@ -220,9 +235,11 @@ func (f *fetch) failed(err error) (*cached, error) {
 		if errors.As(err, &tse) {
 			f.e.failure.Store(&recentFailure{err: err, until: s.opt.Clock.Now().Add(s.retryDelay(1, err))})
 		}
+		s.emitFailure(EventRefused, f.service, err, 0)
 		return nil, err
 	}
 	n := f.e.failures.Add(1)
+	s.emitFailure(EventRenewalFailed, f.service, err, n)
 	delay := s.retryDelay(n, err)
 	f.e.schedule(delay, func() { s.renewInBackground(f.service) })
 	s.log.Warn("renewal failing; serving the still-valid token", "service", f.service,
@@ -277,7 +294,9 @@ func (s *Cache) install(e *entry, tok domain.Token) *cached {
 		cacheExpiresAt: s.policy.CacheExpiresAt(tok),
 		renewAt:        s.policy.RenewAt(tok, s.opt.Jitter()),
 	}
-	e.cur.Store(c)
+	if prev := e.cur.Swap(c); prev != nil && prev.tok.AccessToken != tok.AccessToken {
+		e.lastRenewed.Store(s.opt.Clock.Now().UnixNano())
+	}
 	e.failure.Store(nil)
 	e.notifyChanged()
 	if e.failures.Load() == 0 || !s.policy.InRenewalWindow(tok, s.opt.Clock.Now()) {

@@ -155,9 +155,9 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 		{name: "statuses empty", svc: &fakeService{statuses: func(context.Context) (app.Statuses, error) {
 			return app.Statuses{At: testNow}, nil
 		}}, method: "GET", path: "/api/v1/jwt/status", want: 200},
-		{name: "statuses paged", svc: fleetStatuses(inState("kyc", stateFresh), inState("kyc-eu", stateDue),
+		{name: "statuses paged", svc: fleetStatuses(withRenewal(inState("kyc", stateFresh)), withRenewal(inState("kyc-eu", stateFailing)),
 			inState("ledger", stateRenewing), inState("billing", stateExpired)),
-			method: "GET", path: "/api/v1/jwt/status?q=e&state=due,renewing,expired&limit=2&offset=1", want: 200},
+			method: "GET", path: "/api/v1/jwt/status?q=e&state=due,renewing,expired,failing&limit=2&offset=0", want: 200},
 		{name: "statuses paged empty", method: "GET", path: "/api/v1/jwt/status?q=nothing", want: 200},
 		{name: "statuses bad parameter", method: "GET", path: "/api/v1/jwt/status?limit=0", want: 400, wantCode: "invalid_parameter"},
 		{name: "refresh without token", method: "POST", path: "/api/v1/jwt/refresh/kyc?includeToken=false", want: 200},
@@ -323,6 +323,13 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 			t.Errorf("no case produces the error code %s", code)
 		}
 	}
+}
+
+// withRenewal is st as held by the answering replica, renewed before.
+func withRenewal(st app.TokenStatus) app.TokenStatus {
+	st.RenewAt = st.CacheExpiresAt.Add(-15 * time.Second)
+	st.LastRenewal = st.IssuedAt
+	return st
 }
 
 // eventsFeed holds one event of each shape.

@@ -55,6 +55,8 @@ func tokenState(st app.TokenStatus) string {
 	switch {
 	case st.Expired():
 		return stateExpired
+	case st.Failures > 0:
+		return stateFailing
 	case st.Renewing:
 		return stateRenewing
 	case st.State == domain.Due:
@@ -187,7 +189,14 @@ func (a *api) statusList(c *gin.Context) {
 }
 
 // writeStateFields writes what the paged status adds to each token: its
-// one state.
+// one state, and what this replica knows of its renewal.
 func writeStateFields(w *jsonWriter, st app.TokenStatus) {
 	w.str("state", tokenState(st))
+	if !st.RenewAt.IsZero() {
+		w.time("renewAt", st.RenewAt)
+	}
+	if !st.LastRenewal.IsZero() {
+		w.time("lastRenewedAt", st.LastRenewal)
+	}
+	w.int("consecutiveFailures", int64(st.Failures))
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jwtcache/jwtcache/adapters/rest/restapi"
 	"github.com/jwtcache/jwtcache/app"
@@ -53,6 +54,10 @@ func inState(service, state string) app.TokenStatus {
 		st.State = domain.Due
 	case stateRenewing:
 		st.Renewing = true
+	case stateFailing:
+		st.Failures = 2
+		st.Renewing = true // a failing renewal outranks a running one
+		st.State = domain.Due
 	case stateExpired:
 		st.State = domain.Expired
 		st.Renewing = true // expiry outranks a running renewal
@@ -118,9 +123,10 @@ func TestStatusQuery(t *testing.T) {
 		inState("ledger", stateRenewing),
 		inState("data-processor", stateExpired),
 		inState("billing", stateFresh),
+		inState("payments", stateFailing),
 		app.TokenStatus{Service: "gone", At: testNow}, // nothing cached: not counted
 	)
-	allStates := map[string]int{"fresh": 2, "due": 1, "renewing": 1, "failing": 0, "expired": 1}
+	allStates := map[string]int{"fresh": 2, "due": 1, "renewing": 1, "failing": 1, "expired": 1}
 	for _, tc := range []struct {
 		query    string
 		matching int
@@ -128,32 +134,32 @@ func TestStatusQuery(t *testing.T) {
 		offset   int
 		limit    int
 	}{
-		{"limit=10", 5, []string{"billing", "data-processor", "kyc", "kyc-eu", "ledger"}, 0, 10},
+		{"limit=10", 6, []string{"billing", "data-processor", "kyc", "kyc-eu", "ledger", "payments"}, 0, 10},
 		{"q=kyc", 2, []string{"kyc", "kyc-eu"}, 0, DefaultStatusLimit},
 		{"q=KYC-", 1, []string{"kyc-eu"}, 0, DefaultStatusLimit},
-		{"q=", 5, []string{"billing", "data-processor", "kyc", "kyc-eu", "ledger"}, 0, DefaultStatusLimit},
+		{"q=", 6, []string{"billing", "data-processor", "kyc", "kyc-eu", "ledger", "payments"}, 0, DefaultStatusLimit},
 		{"q=nothing", 0, nil, 0, DefaultStatusLimit},
 		{"state=fresh", 2, []string{"billing", "kyc"}, 0, DefaultStatusLimit},
 		{"state=due,renewing,expired", 3, []string{"data-processor", "kyc-eu", "ledger"}, 0, DefaultStatusLimit},
-		{"state=failing", 0, nil, 0, DefaultStatusLimit},
+		{"state=failing", 1, []string{"payments"}, 0, DefaultStatusLimit},
 		{"q=e&state=fresh,due", 1, []string{"kyc-eu"}, 0, DefaultStatusLimit},
-		{"limit=2", 5, []string{"billing", "data-processor"}, 0, 2},
-		{"limit=2&offset=2", 5, []string{"kyc", "kyc-eu"}, 2, 2},
-		{"limit=2&offset=4", 5, []string{"ledger"}, 4, 2},
-		{"offset=5", 5, nil, 5, DefaultStatusLimit},
-		{"offset=9223372036854775807&limit=1000", 5, nil, 9223372036854775807, 1000},
+		{"limit=2", 6, []string{"billing", "data-processor"}, 0, 2},
+		{"limit=2&offset=2", 6, []string{"kyc", "kyc-eu"}, 2, 2},
+		{"limit=2&offset=5", 6, []string{"payments"}, 5, 2},
+		{"offset=6", 6, nil, 6, DefaultStatusLimit},
+		{"offset=9223372036854775807&limit=1000", 6, nil, 9223372036854775807, 1000},
 	} {
 		p, order := getPage(t, svc, tc.query)
-		if p.TotalTokens != 5 || p.MatchingTokens != tc.matching || p.Offset != tc.offset || p.Limit != tc.limit ||
+		if p.TotalTokens != 6 || p.MatchingTokens != tc.matching || p.Offset != tc.offset || p.Limit != tc.limit ||
 			!slices.Equal(order, tc.names) || fmt.Sprint(p.States) != fmt.Sprint(allStates) {
-			t.Errorf("?%s: total %d matching %d offset %d limit %d states %v names %v; want 5 %d %d %d %v %v",
+			t.Errorf("?%s: total %d matching %d offset %d limit %d states %v names %v; want 6 %d %d %d %v %v",
 				tc.query, p.TotalTokens, p.MatchingTokens, p.Offset, p.Limit, p.States, order,
 				tc.matching, tc.offset, tc.limit, allStates, tc.names)
 		}
 	}
 
 	p, _ := getPage(t, svc, "limit=10")
-	for name, want := range map[string]string{"kyc": "fresh", "kyc-eu": "due", "ledger": "renewing", "data-processor": "expired"} {
+	for name, want := range map[string]string{"kyc": "fresh", "kyc-eu": "due", "ledger": "renewing", "data-processor": "expired", "payments": "failing"} {
 		tok := p.Tokens[name]
 		if tok["state"] != want {
 			t.Errorf("%s: state %v, want %s", name, tok["state"], want)
@@ -167,6 +173,25 @@ func TestStatusQuery(t *testing.T) {
 		if _, ok := tok["accessToken"]; ok {
 			t.Errorf("%s: the paged answer holds a token", name)
 		}
+	}
+}
+
+// TestStatusQueryRenewalFields: the paged answer says what this replica
+// knows of each token's renewal, and leaves out what it does not know.
+func TestStatusQueryRenewalFields(t *testing.T) {
+	held := inState("kyc", stateFailing)
+	held.RenewAt = testNow.Add(59*time.Minute + 25*time.Second)
+	held.LastRenewal = testNow.Add(-time.Minute)
+	other := inState("ledger", stateFresh)
+	p, _ := getPage(t, fleetStatuses(held, other), "limit=5")
+	kyc, ledger := p.Tokens["kyc"], p.Tokens["ledger"]
+	if kyc["renewAt"] != "2024-01-15T11:29:25Z" || kyc["lastRenewedAt"] != "2024-01-15T10:29:00Z" || kyc["consecutiveFailures"] != 2.0 {
+		t.Errorf("kyc: %v", kyc)
+	}
+	_, hasRenewAt := ledger["renewAt"]
+	_, hasLast := ledger["lastRenewedAt"]
+	if hasRenewAt || hasLast || ledger["consecutiveFailures"] != 0.0 {
+		t.Errorf("ledger: %v", ledger)
 	}
 }
 
