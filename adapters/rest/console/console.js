@@ -11,7 +11,8 @@
   const POLL_MS = 1500;          // JSON endpoints
   const TICK_MS = 250;           // moving "now" markers and countdowns
   const RATIO_WINDOW_MS = 10000; // "hit ratio now"
-  const SPARK_SPAN_MS = 5 * 60 * 1000;
+  const SPARK_SPAN_MS = 5 * 60 * 1000;   // the sparkline's longest span
+  const SPARK_MIN_SPAN_MS = 60 * 1000;
   const TARGET_RATIO = 0.95;
   const MAX_EVENTS = 200;
   const FEED_RETRY_MS = 3000;
@@ -93,7 +94,7 @@
       renderHealth(health, ready);
       if (stats.status === 200 && stats.body) renderStats(stats.body);
       if (page.status === 200 && page.body) renderPage(page.body);
-      $('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
+      $('updated').textContent = 'updated ' + clock(Date.now());
     } catch (_) {
       showBanner('Cannot reach jwtcache; retrying.');
     } finally {
@@ -235,18 +236,22 @@
   function drawSpark(now) {
     const svg = $('spark');
     const W = 300, H = 56;
+    // The span grows with the data, from one minute to SPARK_SPAN_MS.
+    const oldest = view.samples.length ? view.samples[0].t : now;
+    const span = Math.min(SPARK_SPAN_MS, Math.max(SPARK_MIN_SPAN_MS, Math.ceil((now - oldest) / 60000) * 60000));
+    $('spark-span').textContent = 'last ' + span / 60000 + ' min';
     const pts = [];
     let lo = 0.8;
     for (let i = 1; i < view.samples.length; i++) {
       const s = view.samples[i];
-      if (s.t < now - SPARK_SPAN_MS) continue;
+      if (s.t < now - span) continue;
       const r = ratioAt(i);
       if (r === null) continue;
       pts.push([s.t, r]);
       lo = Math.min(lo, Math.floor(r * 10) / 10);
     }
     const y = (r) => (1 - (r - lo) / (1 - lo)) * (H - 4) + 2;
-    const x = (t) => W - ((now - t) / SPARK_SPAN_MS) * W;
+    const x = (t) => W - ((now - t) / span) * W;
     svg.replaceChildren();
     svgEl('line', { class: 'target', x1: 0, x2: W, y1: y(TARGET_RATIO), y2: y(TARGET_RATIO) }, svg);
     if (pts.length >= 2) {
@@ -254,7 +259,7 @@
       svgEl('path', { class: 'area', d: d + ' L' + x(pts[pts.length - 1][0]).toFixed(1) + ' ' + H + ' L' + x(pts[0][0]).toFixed(1) + ' ' + H + ' Z' }, svg);
       svgEl('path', { class: 'line', d }, svg);
     }
-    svg.setAttribute('aria-label', 'Hit ratio over the last five minutes; scale ' + Math.round(lo * 100) + ' % to 100 %');
+    svg.setAttribute('aria-label', 'Hit ratio over the ' + $('spark-span').textContent + '; scale ' + Math.round(lo * 100) + ' % to 100 %');
   }
 
   // observeSkew keeps the difference between the server's clock and ours,
@@ -422,7 +427,7 @@
       if (d.state === 'renewing') row.renewsIn.textContent = 'renewing';
       else if (d.state === 'failing') row.renewsIn.textContent = 'retrying';
       else if (d.state === 'expired') row.renewsIn.textContent = '–';
-      else row.renewsIn.textContent = d.renewAt > now ? duration(d.renewAt - now) : 'due';
+      else row.renewsIn.textContent = d.renewAt > now ? duration(d.renewAt - now) : 'now';
       row.expiresIn.textContent = d.expires > now ? duration(d.expires - now) : 'expired';
       row.lastRenewal.textContent = d.lastRenewed ? duration(now - d.lastRenewed) + ' ago' : '–';
       row.lastRenewal.title = d.lastRenewed ? new Date(d.lastRenewed).toLocaleString() : 'not renewed by this replica';
@@ -437,7 +442,12 @@
     return Math.floor(s / 86400) + ' d ' + Math.floor(s / 3600) % 24 + ' h';
   }
 
-  function clock(ms) { return new Date(ms).toLocaleTimeString(); }
+  // clock is the local time of ms as 24-hour HH:MM:SS, the same in every
+  // locale, so that columns line up.
+  function clock(ms) {
+    const d = new Date(ms);
+    return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+  }
 
   // ---------- filter and paging ----------
 
@@ -650,12 +660,12 @@
     const at = Date.parse(e.at);
     const time = document.createElement('time');
     time.dateTime = e.at;
-    time.textContent = Number.isNaN(at) ? '' : new Date(at).toLocaleTimeString();
+    time.textContent = Number.isNaN(at) ? '' : clock(at);
     const what = document.createElement('div');
     what.className = 'what';
     const type = document.createElement('span');
     type.className = 'etype ' + e.type;
-    type.textContent = EVENT_TEXT[e.type] || e.type;
+    type.textContent = (EVENT_TEXT[e.type] || e.type) + (e.consecutiveFailures > 1 ? ' ×' + e.consecutiveFailures : '');
     const svc = document.createElement('span');
     svc.className = 'svc';
     svc.textContent = e.serviceName;
@@ -663,8 +673,7 @@
     li.append(time, what);
     const detail = [];
     if (e.expiresAt) detail.push((e.type === 'evicted' ? 'was valid until ' : 'valid until ') + clock(Date.parse(e.expiresAt)));
-    if (e.failure) detail.push(e.failure.replace('_', ' ') + (e.tokenServiceError ? ': ' + e.tokenServiceError : ''));
-    if (e.consecutiveFailures) detail.push(e.consecutiveFailures + ' in a row');
+    if (e.failure) detail.push(e.failure.replace('_', ' ') + (e.tokenServiceError ? ' (' + e.tokenServiceError + ')' : ''));
     if (detail.length) {
       const d = document.createElement('div');
       d.className = 'detail';
