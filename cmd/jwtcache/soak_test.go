@@ -315,10 +315,12 @@ func TestSoak(t *testing.T) {
 		}
 		r.mu.Unlock()
 	}
-	summary := checkSoak(t, soakInput{
+	in := soakInput{
 		records: records, phases: phases, calls: ts.calls(), logs: logs,
 		killedSlot: int(killed.Load()) - 1, dead: deadWindow, begin: begin,
-	})
+	}
+	summary := checkSoak(t, in)
+	writeSoakChart(t, in, max(total, mins))
 	t.Logf("soak: %d requests, %d answered; latency p50 %v, p99 %v, max %v",
 		res.Requests, res.Requests-res.Errors, res.Percentile(0.5), res.Percentile(0.99), res.Max())
 	t.Log("soak summary:\n" + summary)

@@ -244,6 +244,13 @@ func (c LineChart) SVG() ([]byte, error) {
 	if len(c.Series) == 0 {
 		return nil, errors.New("svgchart: a line chart needs a series")
 	}
+	names := make([]string, len(c.Series))
+	dashed := make([]bool, len(c.Series))
+	for i, sr := range c.Series {
+		names[i], dashed[i] = sr.Name, sr.Dashed
+	}
+	extra := legendHeight(names, w)
+	h += extra
 	var xs, ys []float64
 	for _, s := range c.Series {
 		if len(s.Points) == 0 {
@@ -259,7 +266,7 @@ func (c LineChart) SVG() ([]byte, error) {
 	for _, l := range c.HLines {
 		ys = append(ys, l.Y)
 	}
-	left, right, top, bottom := float64(marginLeft), float64(w-marginRight), float64(marginTop), float64(h-marginBottom)
+	left, right, top, bottom := float64(marginLeft), float64(w-marginRight), float64(marginTop), float64(h-marginBottom-extra)
 	xa, err := newAxis(c.XScale, xs, nil, left, right, c.XFormat)
 	if err != nil {
 		return nil, err
@@ -307,12 +314,7 @@ func (c LineChart) SVG() ([]byte, error) {
 			}
 		}
 	}
-	names := make([]string, len(c.Series))
-	dashed := make([]bool, len(c.Series))
-	for i, sr := range c.Series {
-		names[i], dashed[i] = sr.Name, sr.Dashed
-	}
-	drawLegend(s, names, dashed, left, float64(h-18))
+	drawLegend(s, names, dashed, left, bottom+52)
 	drawAxisLabels(s, c.XLabel, c.YLabel, left, right, top, bottom)
 	return s.done(), nil
 }
@@ -362,18 +364,51 @@ func drawAxisLabels(s *svg, xLabel, yLabel string, left, right, top, bottom floa
 	}
 }
 
+// legendItemWidth is the room a legend entry takes: its line, its text (at
+// an average 7 px a character) and the gap after it.
+func legendItemWidth(name string) float64 { return 28 + 7*float64(len([]rune(name))) + 22 }
+
+// legendRows splits the legend entries into rows that fit width.
+func legendRows(names []string, width float64) [][]int {
+	var rows [][]int
+	var row []int
+	used := 0.0
+	for i, n := range names {
+		w := legendItemWidth(n)
+		if len(row) > 0 && used+w-22 > width {
+			rows = append(rows, row)
+			row, used = nil, 0
+		}
+		row = append(row, i)
+		used += w
+	}
+	return append(rows, row)
+}
+
+// legendHeight is the extra height a legend of more than one row needs.
+func legendHeight(names []string, w int) int {
+	return (len(legendRows(names, float64(w-marginLeft-marginRight))) - 1) * legendRowHeight
+}
+
+const legendRowHeight = 18
+
+// drawLegend writes the legend from (x, y) down, in rows that fit the
+// image.
 func drawLegend(s *svg, names []string, dashed []bool, x, y float64) {
 	s.b.WriteString(`<g class="legend">` + "\n")
-	for i, n := range names {
-		color := palette[i%len(palette)]
-		dash := ""
-		if dashed != nil && dashed[i] {
-			dash = ` stroke-dasharray="7 4"`
+	for r, row := range legendRows(names, float64(s.w-marginLeft-marginRight)) {
+		lx, ly := x, y+float64(r*legendRowHeight)
+		for _, i := range row {
+			color := palette[i%len(palette)]
+			dash := ""
+			if dashed != nil && dashed[i] {
+				dash = ` stroke-dasharray="7 4"`
+			}
+			fmt.Fprintf(&s.b, `<line x1="%s" x2="%s" y1="%s" y2="%s" stroke="%s" stroke-width="3"%s/>`+"\n",
+				num(lx), num(lx+22), num(ly-4), num(ly-4), color, dash)
+			s.text(lx+28, ly, "start", `fill="#1b2430"`, names[i])
+			lx += legendItemWidth(names[i])
 		}
-		fmt.Fprintf(&s.b, `<line x1="%s" x2="%s" y1="%s" y2="%s" stroke="%s" stroke-width="3"%s/>`+"\n",
-			num(x), num(x+22), num(y-4), num(y-4), color, dash)
-		s.text(x+28, y, "start", `fill="#1b2430"`, n)
-		x += 28 + 7*float64(len([]rune(n))) + 22
 	}
 	s.b.WriteString("</g>\n")
 }
@@ -396,7 +431,13 @@ func (c BarChart) SVG() ([]byte, error) {
 		}
 		vals = append(vals, sr.Values...)
 	}
-	left, right, top, bottom := float64(marginLeft), float64(w-marginRight), float64(marginTop), float64(h-marginBottom)
+	names := make([]string, len(c.Series))
+	for i, sr := range c.Series {
+		names[i] = sr.Name
+	}
+	extra := legendHeight(names, w)
+	h += extra
+	left, right, top, bottom := float64(marginLeft), float64(w-marginRight), float64(marginTop), float64(h-marginBottom-extra)
 	zero := 0.0
 	ya, err := newAxis(Linear, vals, &zero, bottom, top, c.Format)
 	if err != nil {
@@ -418,11 +459,7 @@ func (c BarChart) SVG() ([]byte, error) {
 		}
 		s.text(left+float64(g)*groupW+groupW/2, bottom+18, "middle", `fill="#1b2430"`, name)
 	}
-	names := make([]string, len(c.Series))
-	for i, sr := range c.Series {
-		names[i] = sr.Name
-	}
-	drawLegend(s, names, nil, left, float64(h-18))
+	drawLegend(s, names, nil, left, bottom+52)
 	drawAxisLabels(s, "", c.YLabel, left, right, top, bottom)
 	return s.done(), nil
 }

@@ -164,3 +164,25 @@ func TestShort(t *testing.T) {
 		}
 	}
 }
+
+// TestLegendWraps: a legend too wide for one row takes more rows, and the
+// image grows to hold them.
+func TestLegendWraps(t *testing.T) {
+	var series []Series
+	for i := range 6 {
+		series = append(series, Series{Name: "a rather long series name " + string(rune('A'+i)), Points: []Point{{1, 1}, {2, 2}}})
+	}
+	doc, err := LineChart{Title: "wide", Width: 600, Height: 300, Series: series}.SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parse(t, doc)
+	for _, s := range series {
+		if !slices.Contains(p.texts, s.Name) {
+			t.Errorf("legend lacks %q", s.Name)
+		}
+	}
+	if !strings.Contains(string(doc), `height="336"`) {
+		t.Errorf("the image did not grow by the two extra legend rows (three rows of two): %.200s", doc)
+	}
+}
