@@ -80,7 +80,7 @@ func TestCacheEvents(t *testing.T) {
 		}
 
 		// The renewal timer fires.
-		time.Sleep(st.RenewAt.Sub(time.Now()) + time.Second)
+		time.Sleep(time.Until(st.RenewAt) + time.Second)
 		synctest.Wait()
 		renewedAt := st.RenewAt
 		st, _ = svc.Status(ctx, "kyc")
@@ -93,7 +93,7 @@ func TestCacheEvents(t *testing.T) {
 		if _, err := svc.Token(ctx, "kyc"); err != nil { // in use: renewed, not left idle
 			t.Fatal(err)
 		}
-		time.Sleep(st.RenewAt.Sub(time.Now()) + time.Millisecond)
+		time.Sleep(time.Until(st.RenewAt) + time.Millisecond)
 		synctest.Wait()
 		st, _ = svc.Status(ctx, "kyc")
 		if st.Failures != 1 {

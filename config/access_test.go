@@ -291,7 +291,7 @@ func TestLoadServiceProblems(t *testing.T) {
 		{"invalid name without settings", "jwt.services:\n  kyc_svc: {}\n", `config: jwt.services.kyc_svc: "kyc_svc" is not a valid service name`},
 		{"bad URL", "jwt.services.kyc.url: ftp://x/token\n", `config: jwt.services.kyc.url: "ftp://x/token" is not an http or https URL`},
 		{"bad auth method", "jwt.services.kyc.auth-method: none\n",
-			`config: jwt.services.kyc.auth-method: "none" is not client_secret_basic, client_secret_post or private_key_jwt`},
+			`config: jwt.services.kyc.auth-method: "none" is not client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth or self_signed_tls_client_auth`},
 		{"bad signing alg", "jwt.services.kyc.signing-alg: PS256\n", `config: jwt.services.kyc.signing-alg: "PS256" is not RS256 or ES256`},
 		{"bad timeout", "jwt.services.kyc.timeout: soon\n", `config: jwt.services.kyc.timeout: "soon" is not a duration`},
 		{"negative timeout", "jwt.services.kyc.timeout: -1s\n", "config: jwt.services.kyc.timeout: must not be negative, got -1s"},

@@ -245,6 +245,27 @@ func readAPIKeysFile(path string) ([]APIKey, string) {
 		}
 		return nil, fmt.Sprintf("cannot read %s: %v", strconv.Quote(path), err)
 	}
+	keys, p := parseAPIKeysData(b)
+	if p != "" {
+		return nil, strconv.Quote(path) + p
+	}
+	return keys, ""
+}
+
+// ParseAPIKeysFile is the credfile.Parser of JWT_API_KEYS_FILE, for the
+// server that reads the file again when it changes: the same lines as at
+// start-up, the same rules. Its error names lines, never their contents.
+func ParseAPIKeysFile(contents [][]byte) ([]APIKey, error) {
+	keys, p := parseAPIKeysData(contents[0])
+	if p != "" {
+		return nil, errors.New(strings.TrimPrefix(p, ": "))
+	}
+	return keys, nil
+}
+
+// parseAPIKeysData reads the lines of an API keys file. Its problem
+// starts with ": " or " ", to follow the file's name.
+func parseAPIKeysData(b []byte) ([]APIKey, string) {
 	var keys []APIKey
 	var problems []string
 	for i, line := range strings.Split(string(b), "\n") {
@@ -260,10 +281,10 @@ func readAPIKeysFile(path string) ([]APIKey, string) {
 		keys = append(keys, k)
 	}
 	if len(problems) > 0 {
-		return nil, strconv.Quote(path) + ": " + strings.Join(problems, "; ")
+		return nil, ": " + strings.Join(problems, "; ")
 	}
 	if len(keys) == 0 {
-		return nil, strconv.Quote(path) + " holds no key (want one per line; '#' starts a comment line)"
+		return nil, " holds no key (want one per line; '#' starts a comment line)"
 	}
 	return keys, ""
 }

@@ -53,6 +53,11 @@ const (
 	// AuthPrivateKeyJWT sends a JWT signed with the client's private key
 	// (RFC 7523 §2.2, OpenID Connect Core §9); no secret is sent.
 	AuthPrivateKeyJWT AuthMethod = "private_key_jwt"
+	// AuthTLSClientAuth and AuthSelfSignedTLSClientAuth authenticate with
+	// the TLS client certificate (RFC 8705 §2); client_id is sent in the
+	// form, no secret.
+	AuthTLSClientAuth           AuthMethod = "tls_client_auth"
+	AuthSelfSignedTLSClientAuth AuthMethod = "self_signed_tls_client_auth"
 )
 
 // SigningAlg is the JWS algorithm of a private_key_jwt client assertion.
@@ -98,6 +103,20 @@ type TokenServiceConfig struct {
 	// answer is remembered and repeated without asking the token service
 	// again; 0 turns it off.
 	NegativeCache time.Duration
+	// IssuerURL replaces URL: the token endpoint comes from its discovery
+	// document, refreshed every IssuerRefresh.
+	IssuerURL     string
+	IssuerRefresh time.Duration
+	// ClientSecretFile holds the secret instead of ClientSecret, read again
+	// when it changes.
+	ClientSecretFile string
+	// ClientCertFile and ClientCertKeyFile are the TLS client certificate
+	// and its key (mutual TLS, RFC 8705).
+	ClientCertFile    string
+	ClientCertKeyFile string
+	// CAFile adds CA certificates to the system's roots for the token
+	// service and the issuer.
+	CAFile string
 	// Services holds the per-service clients of the YAML mapping
 	// jwt.services, by service name; a name not listed uses the fields
 	// above. There is no environment form: variable names cannot carry a
@@ -108,8 +127,9 @@ type TokenServiceConfig struct {
 	StrictServices bool
 }
 
-// Configured reports whether a token endpoint is set.
-func (t TokenServiceConfig) Configured() bool { return t.URL != "" }
+// Configured reports whether a token endpoint, or an issuer to discover
+// it from, is set.
+func (t TokenServiceConfig) Configured() bool { return t.URL != "" || t.IssuerURL != "" }
 
 // ServiceNames are the names of Services, sorted.
 func (t TokenServiceConfig) ServiceNames() []string {
@@ -150,6 +170,12 @@ type ServiceClientConfig struct {
 	GrantType string
 	// Timeout bounds this service's token requests; 0 takes the default.
 	Timeout time.Duration
+	// IssuerURL, ClientSecretFile, ClientCertFile and ClientCertKeyFile are
+	// as in TokenServiceConfig; the files go with the credentials.
+	IssuerURL         string
+	ClientSecretFile  string
+	ClientCertFile    string
+	ClientCertKeyFile string
 }
 
 // APIConfig is who may call the REST endpoints that hand out tokens or
@@ -357,6 +383,24 @@ type ServerConfig struct {
 	Address string
 	// Port is the TCP port; 0 picks a free one.
 	Port int
+	// ReadTimeout bounds reading a whole request, headers and body.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a request from the end of its headers to the end
+	// of its answer; 0 means derived, see Config.ServerWriteTimeout.
+	WriteTimeout time.Duration
+	// IdleTimeout is how long a keep-alive connection may wait for its
+	// next request.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's line and headers.
+	MaxHeaderBytes int
+	// MaxConnections bounds the API listener's open connections; 0 means
+	// the REST adapter's default (see rest.DefaultMaxConnections).
+	MaxConnections int
+	// ManagementEnabled is true when MANAGEMENT_PORT is set: probes, health
+	// and metrics are then served on ManagementPort too (0 picks a free
+	// port), on Address.
+	ManagementEnabled bool
+	ManagementPort    int
 }
 
 // Addr is the listen address, "address:port" (":8080" for all
@@ -413,12 +457,7 @@ func Default() Config {
 // resolve fills what depends on other keys: the inferred cache type,
 // Spring's default Redis host and the inferred client auth method.
 func (c *Config) resolve() {
-	if c.TokenService.AuthMethod == "" {
-		c.TokenService.AuthMethod = AuthClientSecretBasic
-		if c.TokenService.PrivateKeyFile != "" {
-			c.TokenService.AuthMethod = AuthPrivateKeyJWT
-		}
-	}
+	c.TokenService.resolveAuthMethod()
 	if c.Cache.Type == "" {
 		c.Cache.Type = CacheMemory
 		if c.Redis.Host != "" || len(c.Redis.Addrs) > 0 {
@@ -477,13 +516,13 @@ func (c Config) problems() []error {
 
 	ts := c.TokenService
 	if ts.Configured() {
-		need := " is required when " + ref("JWT_TOKEN_SERVICE_URL") + " is set"
+		need := " is required when " + ref(ts.endpointKey()) + " is set"
 		if strings.TrimSpace(ts.ClientID) == "" {
 			errs = append(errs, fieldError("JWT_CLIENT_ID", "a client id"+need))
 		}
-		if ts.ClientSecret == "" && ts.AuthMethod != AuthPrivateKeyJWT {
+		if !ts.hasCredentials() && ts.AuthMethod != AuthPrivateKeyJWT && !ts.AuthMethod.usesCertificate() {
 			errs = append(errs, fieldError("JWT_CLIENT_SECRET", "a client secret"+need+
-				", unless "+ref("JWT_CLIENT_AUTH_METHOD")+" is private_key_jwt"))
+				", unless "+ref("JWT_CLIENT_SECRET_FILE")+", "+ref("JWT_CLIENT_PRIVATE_KEY_FILE")+" or "+ref("JWT_CLIENT_CERT_FILE")+" is set"))
 		}
 		if strings.TrimSpace(ts.GrantType) == "" {
 			errs = append(errs, fieldError("JWT_GRANT_TYPE", "a grant type"+need))
@@ -499,6 +538,7 @@ func (c Config) problems() []error {
 			ref("JWT_CLIENT_AUTH_METHOD"), ts.AuthMethod)))
 	}
 	errs = append(errs, c.serviceProblems()...)
+	errs = append(errs, c.credentialProblems()...)
 	if ts.StrictServices && len(ts.Services) == 0 {
 		errs = append(errs, fieldError("JWT_STRICT_SERVICES",
 			"true, but jwt.services lists no service: every token request would be refused"))
@@ -517,6 +557,8 @@ func (c Config) problems() []error {
 				c.Cache.LockTTL, limitKey, limit)))
 		}
 	}
+
+	errs = append(errs, c.serverProblems()...)
 
 	r := c.Redis
 	if r.PoolMinIdle > r.PoolMaxIdle && r.PoolMaxIdle >= 0 {

@@ -58,12 +58,12 @@ func TestLoadDefaults(t *testing.T) {
 	got := mustLoad(t, LoadOptions{})
 	want := Config{
 		TokenService: TokenServiceConfig{AuthMethod: AuthClientSecretBasic, GrantType: "client_credentials", Timeout: 10 * time.Second,
-			NegativeCache: 30 * time.Second},
+			NegativeCache: 30 * time.Second, IssuerRefresh: time.Hour},
 		Cache: CacheConfig{Type: CacheMemory, RenewalBuffer: 20 * time.Second, RenewalCheckInterval: 30 * time.Second,
 			RenewalIdleTimeout: time.Hour, CleanupInterval: time.Minute, LockTTL: 30 * time.Second, TTL: 30 * time.Minute},
 		Redis: RedisConfig{Port: 6379, Timeout: 2 * time.Second, PoolMaxActive: 8, PoolMaxIdle: 8,
 			PoolMaxWait: -time.Millisecond, KeyPrefix: "jwtcache"},
-		Server: ServerConfig{Port: 8080},
+		Server: ServerConfig{Port: 8080, ReadTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10},
 		Log:    LogConfig{Level: "info", Format: LogText},
 	}
 	assertConfig(t, got, want)
@@ -350,6 +350,7 @@ var baseEnv = []string{"JWT_CLIENT_ID=id", "JWT_CLIENT_SECRET=" + clientSecret, 
 
 // neverBad lists the keys no value can be wrong for.
 var neverBad = []string{"JWT_CLIENT_ID", "JWT_CLIENT_SECRET", "JWT_CLIENT_PRIVATE_KEY_FILE", "JWT_CLIENT_KEY_ID",
+	"JWT_TOKEN_SERVICE_CA_FILE", // files are read by CheckFiles, tested in credentials_test.go
 	"JWT_TOKEN_SCOPE", "JWT_TOKEN_AUDIENCE",
 	"JWT_GRANT_TYPE", "REDIS_MASTER_NAME", "REDIS_USERNAME", "REDIS_PASSWORD"}
 
@@ -362,8 +363,13 @@ var badValues = []struct {
 	{"JWT_TOKEN_SERVICE_URL", "https://h/t#frag", "must not have a fragment"},
 	{"JWT_TOKEN_SERVICE_URL", "https://user:" + clientSecret + "@h/t", "must not contain credentials"},
 	{"JWT_TOKEN_SERVICE_URL", "https://h/%zz", "is not a valid URL"},
-	{"JWT_CLIENT_AUTH_METHOD", "tls_client_auth", `"tls_client_auth" is not client_secret_basic, client_secret_post or private_key_jwt`},
+	{"JWT_CLIENT_AUTH_METHOD", "client_secret_jwt", `"client_secret_jwt" is not client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth or self_signed_tls_client_auth`},
 	{"JWT_CLIENT_SIGNING_ALG", "HS256", `"HS256" is not RS256 or ES256`},
+	{"JWT_TOKEN_ISSUER_URL", "ftp://idp", `"ftp://idp" is not an http or https URL`},
+	{"JWT_TOKEN_ISSUER_REFRESH", "0", "must be more than 0"},
+	{"JWT_CLIENT_SECRET_FILE", "/run/secrets/client-secret", "is set together with JWT_CLIENT_SECRET (jwt.token.client.secret); set one of them"},
+	{"JWT_CLIENT_CERT_FILE", "/tls/tls.crt", "is set without JWT_CLIENT_CERT_KEY_FILE (jwt.token.client.cert-key-file); set both or neither"},
+	{"JWT_CLIENT_CERT_KEY_FILE", "/tls/tls.key", "is set without JWT_CLIENT_CERT_FILE (jwt.token.client.cert-file); set both or neither"},
 	{"JWT_TOKEN_NEGATIVE_CACHE", "-1", "must not be negative, got -1s"},
 	{"JWT_STRICT_SERVICES", "true", "true, but jwt.services lists no service"},
 	{"JWT_STRICT_SERVICES", "sure", `"sure" is not a boolean`},
@@ -414,6 +420,20 @@ var badValues = []struct {
 	{"REDIS_KEY_PREFIX", strings.Repeat("p", 65), "must be 1 to 64 of"},
 	{"SERVER_PORT", "65536", "65536 is out of range 0..65535"},
 	{"SERVER_ADDRESS", "0.0.0.0:80", "must not contain a port"},
+	{"SERVER_READ_TIMEOUT", "0", "must be more than 0"},
+	{"SERVER_READ_TIMEOUT", "soon", `"soon" is not a duration`},
+	{"SERVER_WRITE_TIMEOUT", "-1s", "must not be negative"},
+	{"SERVER_WRITE_TIMEOUT", "40s", "40s must be longer than JWT_LOCK_TTL (jwt.token.cache.lock-ttl) plus the longest token request timeout (40s together)"},
+	{"SERVER_IDLE_TIMEOUT", "0s", "must be more than 0"},
+	{"SERVER_MAX_HEADER_BYTES", "512", "512 bytes is out of range 1024..1048576"},
+	{"SERVER_MAX_HEADER_BYTES", "2MB", "2097152 bytes is out of range 1024..1048576"},
+	{"SERVER_MAX_HEADER_BYTES", "64 KiB", `"64 KiB" is not a size`},
+	{"SERVER_MAX_HEADER_BYTES", "-1", `"-1" is not a size`},
+	{"SERVER_MAX_CONNECTIONS", "-5", "-5 must be at least 0"},
+	{"SERVER_MAX_CONNECTIONS", "many", `"many" is not an integer`},
+	{"MANAGEMENT_PORT", "65536", "65536 is out of range 0..65535"},
+	{"MANAGEMENT_PORT", "off", `"off" is not an integer`},
+	{"MANAGEMENT_PORT", "8080", "8080 is SERVER_PORT (server.port) too"},
 	{"LOG_LEVEL", "trace", `"trace" is not debug, info, warn or error`},
 	{"LOG_FORMAT", "xml", `"xml" is not text or json`},
 }

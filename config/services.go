@@ -54,6 +54,10 @@ var serviceSettings = func() map[string]serviceSetting {
 		{name: "scope", set: str(func(s *ServiceClientConfig) *string { return &s.Scope })},
 		{name: "audience", set: str(func(s *ServiceClientConfig) *string { return &s.Audience })},
 		{name: "grant-type", set: str(func(s *ServiceClientConfig) *string { return &s.GrantType })},
+		{name: "issuer-url", set: str(func(s *ServiceClientConfig) *string { return &s.IssuerURL })},
+		{name: "client-secret-file", set: str(func(s *ServiceClientConfig) *string { return &s.ClientSecretFile })},
+		{name: "client-cert-file", set: str(func(s *ServiceClientConfig) *string { return &s.ClientCertFile })},
+		{name: "client-cert-key-file", set: str(func(s *ServiceClientConfig) *string { return &s.ClientCertKeyFile })},
 		{name: "timeout", set: func(s *ServiceClientConfig, raw string) string {
 			d, ok := parseDuration(raw, time.Second)
 			if !ok {
@@ -137,9 +141,12 @@ func (c Config) serviceProblems() []error {
 			problem(serviceKey(name, "url"), p)
 		}
 		switch s.AuthMethod {
-		case "", AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT:
+		case "", AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT, AuthTLSClientAuth, AuthSelfSignedTLSClientAuth:
 		default:
-			problem(serviceKey(name, "auth-method"), fmt.Sprintf("%s is not client_secret_basic, client_secret_post or private_key_jwt", echo(string(s.AuthMethod))))
+			problem(serviceKey(name, "auth-method"), fmt.Sprintf("%s is not client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth or self_signed_tls_client_auth", echo(string(s.AuthMethod))))
+		}
+		if p := checkURL(s.IssuerURL); p != "" {
+			problem(serviceKey(name, "issuer-url"), p)
 		}
 		if p := checkSigningAlg(s.SigningAlg); p != "" {
 			problem(serviceKey(name, "signing-alg"), p)

@@ -23,6 +23,11 @@ type Token struct {
 	IssuedAt time.Time
 	// ExpiresAt is the instant the token stops being accepted.
 	ExpiresAt time.Time
+	// BoundToCertificate is true for a token bound to the client
+	// certificate it was requested with (RFC 8705 §3: a cnf claim with
+	// x5t#S256): resource servers accept it only over a connection that
+	// presents the same certificate.
+	BoundToCertificate bool
 }
 
 // Lifetime is the span between issue and expiry, the token service's

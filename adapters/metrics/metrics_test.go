@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -382,7 +383,7 @@ func TestScrape(t *testing.T) {
 		{"jwtcache_lock_acquired_total", nil, 3},
 		{"jwtcache_api_auth_failures_total", []string{"reason", "unauthorized"}, 4},
 		{"jwtcache_api_auth_failures_total", []string{"reason", "forbidden"}, 2},
-		{"jwtcache_build_info", []string{"version", "v1.2.3"}, 1},
+		{"jwtcache_build_info", []string{"version", "v1.2.3", "goversion", runtime.Version()}, 1},
 	} {
 		if got := mustValue(t, m, tc.name, tc.labels...); got != tc.want {
 			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
@@ -429,6 +430,7 @@ func TestMetricNamesLint(t *testing.T) {
 	if err := m.ObserveAuth(fakeAuth{}); err != nil {
 		t.Fatal(err)
 	}
+	m.ObserveRequest("/api/v1/jwt/token/:serviceName", "GET", 200, time.Millisecond)
 	mfs, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -439,7 +441,7 @@ func TestMetricNamesLint(t *testing.T) {
 			ours = append(ours, mf)
 		}
 	}
-	if len(ours) < 15 {
+	if len(ours) < 17 {
 		t.Fatalf("only %d jwtcache metric families", len(ours))
 	}
 	problems, err := promlint.NewWithMetricFamilies(ours).Lint()

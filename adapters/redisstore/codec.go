@@ -36,6 +36,9 @@ type valueV1 struct {
 	IAT   time.Time `json:"iat"`
 	EXP   time.Time `json:"exp"`
 	Tok   string    `json:"tok"`
+	// Cnf is set for a certificate-bound token; absent otherwise, so that
+	// older readers see the same record.
+	Cnf bool `json:"cnf,omitempty"`
 }
 
 func (jsonV1) encode(_ string, tok domain.Token) ([]byte, error) {
@@ -53,6 +56,7 @@ func (jsonV1) encode(_ string, tok domain.Token) ([]byte, error) {
 		IAT:   tok.IssuedAt.UTC(),
 		EXP:   tok.ExpiresAt.UTC(),
 		Tok:   tok.AccessToken,
+		Cnf:   tok.BoundToCertificate,
 	})
 }
 
@@ -76,5 +80,7 @@ func (jsonV1) decode(_ string, value []byte) (domain.Token, error) {
 		Scope:       v.Scope,
 		IssuedAt:    v.IAT,
 		ExpiresAt:   v.EXP,
+
+		BoundToCertificate: v.Cnf,
 	}, nil
 }

@@ -92,6 +92,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jwtcache/jwtcache/ports"
 )
@@ -160,6 +161,10 @@ type Options struct {
 	// Logger receives warnings about unreadable values; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// TracerProvider, when not nil, traces the Redis commands that run
+	// inside a span (go-redis's own OpenTelemetry instrumentation, without
+	// the commands' arguments). Only New uses it; nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Store is a ports.TokenStore, ports.RenewalLocker, ports.ChangeFeed and
@@ -215,7 +220,14 @@ func New(opts Options) (*Store, error) {
 	if opts.TLS {
 		uo.Dialer = tlsDialer(opts.DialTimeout)
 	}
-	s := newStore(redis.NewUniversalClient(uo), opts, c)
+	client := redis.NewUniversalClient(uo)
+	if opts.TracerProvider != nil {
+		if err := instrument(client, opts.TracerProvider); err != nil {
+			_ = client.Close()
+			return nil, err
+		}
+	}
+	s := newStore(client, opts, c)
 	s.ownsClient = true
 	return s, nil
 }
@@ -335,6 +347,8 @@ func (o Options) String() string {
 		redacted.Password = "[redacted]"
 	}
 	redacted.EncryptionKeys = nil
+	// A tracer provider is an SDK's internals, not configuration.
+	redacted.TracerProvider = nil
 	type plain Options // drops the methods, so Sprintf does not recurse
 	text := fmt.Sprintf("%+v", plain(redacted))
 	if n := len(o.EncryptionKeys); n > 0 {

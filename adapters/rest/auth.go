@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
@@ -51,6 +52,12 @@ type AuthOptions struct {
 	// Logger receives the start-up line and, at debug level, each refused
 	// request (never a presented key). Optional: slog.Default().
 	Logger *slog.Logger
+	// FileKeys, when set, supplies more keys that may change while the
+	// server runs (a mounted file read again when it changes): it returns
+	// the keys and a generation that changes whenever they do. It is
+	// called on each protected request, so it must be cheap; the keys are
+	// digested again only when the generation changes. Optional.
+	FileKeys func() ([]APIKey, uint64)
 }
 
 // Auth is the API key check of the REST API, given to NewHandler in
@@ -75,12 +82,23 @@ type Auth struct {
 	// macKey keys the digests; random, so that they say nothing outside
 	// this process.
 	macKey []byte
-	keys   []authKey
+	// static are Options.Keys; set is static plus the file's keys of
+	// generation set.gen, replaced whole when the file changes.
+	static   []authKey
+	set      atomic.Pointer[keySet]
+	fileKeys func() ([]APIKey, uint64)
+	reload   sync.Mutex
 	// protected are the route patterns (gin's FullPath) needing a key.
 	protected map[string]bool
 	log       *slog.Logger
 
 	failures, forbidden atomic.Uint64
+}
+
+// keySet is every key accepted at one time.
+type keySet struct {
+	keys []authKey
+	gen  uint64
 }
 
 // authKey is a configured key as Auth holds it: its digest, not the key.
@@ -99,28 +117,27 @@ func NewAuth(opts AuthOptions) (*Auth, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if len(opts.Keys) == 0 {
+	if len(opts.Keys) == 0 && opts.FileKeys == nil {
 		log.Warn("rest: no API key configured (JWT_API_KEYS, JWT_API_KEYS_FILE): the token, bearer, refresh and evict endpoints " +
 			"are open to every client that can reach this port")
 		return nil, nil
 	}
-	a := &Auth{macKey: make([]byte, 32), log: log, protected: map[string]bool{}}
+	a := &Auth{macKey: make([]byte, 32), log: log, protected: map[string]bool{}, fileKeys: opts.FileKeys}
 	_, _ = rand.Read(a.macKey) // crypto/rand.Read never fails (it crashes the program instead).
-	for i, k := range opts.Keys {
-		if len(k.Key) < MinAPIKeyLen {
-			return nil, fmt.Errorf("rest: API key %d is shorter than %d characters", i+1, MinAPIKeyLen)
-		}
-		for _, s := range k.Services {
-			if err := domain.ValidateServiceName(s); err != nil {
-				return nil, fmt.Errorf("rest: API key %d: %w", i+1, err)
-			}
-		}
-		ak := authKey{digest: a.digest(k.Key)}
-		if len(k.Services) > 0 {
-			ak.services = slices.Clone(k.Services)
-		}
-		a.keys = append(a.keys, ak)
+	var err error
+	if a.static, err = a.digestAll(opts.Keys, "API key"); err != nil {
+		return nil, err
 	}
+	set := &keySet{keys: a.static}
+	if a.fileKeys != nil {
+		keys, gen := a.fileKeys()
+		file, err := a.digestAll(keys, "API key file: key")
+		if err != nil {
+			return nil, err
+		}
+		set = &keySet{keys: slices.Concat(a.static, file), gen: gen}
+	}
+	a.set.Store(set)
 	for _, p := range []string{"/token/:", "/bearer/:", "/refresh/:", "/evict/:"} {
 		a.protected[BasePath+p+paramService] = true
 	}
@@ -131,8 +148,58 @@ func NewAuth(opts AuthOptions) (*Auth, error) {
 		// The metrics name every cached service, as /status does.
 		a.protected[MetricsPath] = true
 	}
-	log.Info("rest: API keys required", "keys", len(a.keys), "protectStatus", opts.ProtectStatus)
+	log.Info("rest: API keys required", "keys", len(set.keys), "protectStatus", opts.ProtectStatus, "reloaded", a.fileKeys != nil)
 	return a, nil
+}
+
+// digestAll checks keys and digests them; errors name a key by position.
+func (a *Auth) digestAll(keys []APIKey, what string) ([]authKey, error) {
+	out := make([]authKey, 0, len(keys))
+	for i, k := range keys {
+		if len(k.Key) < MinAPIKeyLen {
+			return nil, fmt.Errorf("rest: %s %d is shorter than %d characters", what, i+1, MinAPIKeyLen)
+		}
+		for _, s := range k.Services {
+			if err := domain.ValidateServiceName(s); err != nil {
+				return nil, fmt.Errorf("rest: %s %d: %w", what, i+1, err)
+			}
+		}
+		ak := authKey{digest: a.digest(k.Key)}
+		if len(k.Services) > 0 {
+			ak.services = slices.Clone(k.Services)
+		}
+		out = append(out, ak)
+	}
+	return out, nil
+}
+
+// keys are the keys accepted now: the file's keys are digested again when
+// their generation changed. A file key that is not acceptable leaves the
+// previous set in use.
+func (a *Auth) keys() []authKey {
+	set := a.set.Load()
+	if a.fileKeys == nil {
+		return set.keys
+	}
+	keys, gen := a.fileKeys()
+	if gen == set.gen {
+		return set.keys
+	}
+	a.reload.Lock()
+	defer a.reload.Unlock()
+	if set = a.set.Load(); gen == set.gen {
+		return set.keys
+	}
+	file, err := a.digestAll(keys, "API key file: key")
+	if err != nil {
+		a.log.Warn("rest: API keys file changed but is not usable; keeping the previous keys", "err", err)
+		a.set.Store(&keySet{keys: set.keys, gen: gen})
+		return set.keys
+	}
+	set = &keySet{keys: slices.Concat(a.static, file), gen: gen}
+	a.set.Store(set)
+	a.log.Info("rest: API keys file changed; using its new keys", "keys", len(set.keys))
+	return set.keys
 }
 
 // Failures is how many requests were refused for a missing or unknown key
@@ -169,10 +236,11 @@ func (a *Auth) digest(key string) [sha256.Size]byte {
 func (a *Auth) match(presented, service string) (known, allowed bool) {
 	d := a.digest(presented)
 	var k, ok int
-	for i := range a.keys {
-		eq := subtle.ConstantTimeCompare(d[:], a.keys[i].digest[:])
+	keys := a.keys()
+	for i := range keys {
+		eq := subtle.ConstantTimeCompare(d[:], keys[i].digest[:])
 		k |= eq
-		ok |= eq & a.keys[i].allows(service)
+		ok |= eq & keys[i].allows(service)
 	}
 	return k == 1, ok == 1
 }

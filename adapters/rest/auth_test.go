@@ -298,10 +298,10 @@ func TestAuthMatch(t *testing.T) {
 	// The digests are keyed per process: two Auths with the same keys hold
 	// different digests, so a digest says nothing outside its process.
 	other, _ := NewAuth(AuthOptions{Logger: discardLogger, Keys: []APIKey{{Key: keyKYC}}})
-	if other.keys[0].digest == auth.keys[0].digest {
+	if other.keys()[0].digest == auth.keys()[0].digest {
 		t.Error("digests are not keyed per Auth")
 	}
-	for _, k := range auth.keys {
+	for _, k := range auth.keys() {
 		if strings.Contains(string(k.digest[:]), keyKYC) {
 			t.Error("a key is held in clear")
 		}

@@ -18,6 +18,9 @@ func writeTokenResponse(w *jsonWriter, r *restapi.TokenResponse) {
 	}
 	w.str("accessToken", r.AccessToken)
 	writeStatusFields(w, &r.TokenStatus)
+	if r.BoundToCertificate {
+		w.bool("boundToCertificate", true)
+	}
 	w.time("timestamp", r.Timestamp)
 	w.close()
 }

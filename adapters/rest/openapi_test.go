@@ -285,15 +285,17 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 		}
 	}
 
-	// Unknown routes and wrong methods belong to no operation: they must
-	// match the Error schema.
-	for _, tc := range []struct{ method, path, code string }{
-		{"GET", "/api/v1/jwt/nope", "not_found"},
-		{"GET", "/metrics", "not_found"}, // no Metrics handler given
-		{"POST", "/api/v1/jwt/token/kyc", "method_not_allowed"},
-		{"DELETE", "/readyz", "method_not_allowed"},
+	// Unknown routes, wrong methods and requests with a body belong to no
+	// operation: they must match the Error schema.
+	for _, tc := range []struct{ method, path, code, body string }{
+		{"GET", "/api/v1/jwt/nope", "not_found", ""},
+		{"GET", "/metrics", "not_found", ""}, // no Metrics handler given
+		{"POST", "/api/v1/jwt/token/kyc", "method_not_allowed", ""},
+		{"DELETE", "/readyz", "method_not_allowed", ""},
+		{"POST", "/api/v1/jwt/refresh/kyc", "request_body_not_allowed", "{}"},
 	} {
-		rec := request(NewHandler(&fakeService{}, Options{Logger: discardLogger}), tc.method, tc.path)
+		rec := httptest.NewRecorder()
+		NewHandler(&fakeService{}, Options{Logger: discardLogger}).ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body)))
 		op := map[string]any{"responses": map[string]any{"default": map[string]any{"$ref": "#/components/responses/Error"}}}
 		if err := doc.CheckOperationResponse(op, tc.method+" "+tc.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body.Bytes()); err != nil {
 			t.Error(err)

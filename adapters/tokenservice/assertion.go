@@ -13,8 +13,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"time"
 )
 
@@ -48,43 +46,30 @@ type signingKey struct {
 	ec  *ecdsa.PrivateKey
 }
 
-// keyCache loads each key file once while New runs, so that services
-// sharing the default client's key share its parse too.
-type keyCache map[string]*signingKey
-
-// load reads the PEM key at path and checks it suits alg (empty: the
-// key's own). Errors name the file, never its contents.
-func (kc keyCache) load(path, alg string) (*signingKey, error) {
-	k, ok := kc[path]
-	if !ok {
-		var err error
-		if k, err = readKey(path); err != nil {
-			return nil, fmt.Errorf("private key file %q: %w", path, err)
+// keyParser is the credfile.Parser of a private key file that must suit
+// alg (empty: the key's own). Its errors never describe the key.
+func keyParser(alg string) func(contents [][]byte) (*signingKey, error) {
+	return func(contents [][]byte) (*signingKey, error) {
+		k, err := parseKey(contents[0])
+		if err != nil {
+			return nil, err
 		}
-		kc[path] = k
-	}
-	switch alg {
-	case "", k.alg:
-		return k, nil
-	case SigningRS256, SigningES256:
-		return nil, fmt.Errorf("private key file %q holds a key for %s, not %s", path, k.alg, alg)
-	default:
-		return nil, fmt.Errorf("signing algorithm %q is not %s or %s", alg, SigningRS256, SigningES256)
+		switch alg {
+		case "", k.alg:
+			return k, nil
+		case SigningRS256, SigningES256:
+			return nil, fmt.Errorf("holds a key for %s, not %s", k.alg, alg)
+		default:
+			return nil, fmt.Errorf("signing algorithm %q is not %s or %s", alg, SigningRS256, SigningES256)
+		}
 	}
 }
 
-// readKey parses the first private key of a PEM file: PKCS#8, PKCS#1 (RSA
+// parseKey parses the first private key of PEM data: PKCS#8, PKCS#1 (RSA
 // PRIVATE KEY) or SEC1 (EC PRIVATE KEY). Other blocks before it, such as
 // the EC PARAMETERS that openssl writes first, are skipped. The parser's
 // own errors are not passed on: they describe the DER, which is the key.
-func readKey(path string) (*signingKey, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if pe, ok := errors.AsType[*fs.PathError](err); ok {
-			err = pe.Err
-		}
-		return nil, err
-	}
+func parseKey(data []byte) (*signingKey, error) {
 	for {
 		var block *pem.Block
 		block, data = pem.Decode(data)
@@ -95,6 +80,7 @@ func readKey(path string) (*signingKey, error) {
 			return nil, errors.New("the key is encrypted; give an unencrypted key (file permissions protect it)")
 		}
 		var key any
+		var err error
 		switch block.Type {
 		case "PRIVATE KEY":
 			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
@@ -151,11 +137,13 @@ func (k *signingKey) sign(input string) ([]byte, error) {
 // client is both issuer and subject, the token endpoint the audience, and
 // a random jti lets the server refuse a replay.
 func (c *client) assertion(now time.Time) (string, error) {
+	key := c.signingKey()
+	aud, _ := c.tokenEndpoint() // issue has checked that there is one
 	header := struct {
 		Alg string `json:"alg"`
 		Typ string `json:"typ"`
 		Kid string `json:"kid,omitempty"`
-	}{Alg: c.key.alg, Typ: "JWT", Kid: c.kid}
+	}{Alg: key.alg, Typ: "JWT", Kid: c.kid}
 	claims := struct {
 		Iss string `json:"iss"`
 		Sub string `json:"sub"`
@@ -163,7 +151,7 @@ func (c *client) assertion(now time.Time) (string, error) {
 		Jti string `json:"jti"`
 		Iat int64  `json:"iat"`
 		Exp int64  `json:"exp"`
-	}{Iss: c.id, Sub: c.id, Aud: c.endpoint, Jti: newJTI(), Iat: now.Unix(), Exp: now.Add(AssertionLifetime).Unix()}
+	}{Iss: c.id, Sub: c.id, Aud: aud, Jti: newJTI(), Iat: now.Unix(), Exp: now.Add(AssertionLifetime).Unix()}
 	h, err := json.Marshal(header)
 	if err != nil {
 		return "", err
@@ -174,7 +162,7 @@ func (c *client) assertion(now time.Time) (string, error) {
 	}
 	b64 := base64.RawURLEncoding
 	input := b64.EncodeToString(h) + "." + b64.EncodeToString(p)
-	sig, err := c.key.sign(input)
+	sig, err := key.sign(input)
 	if err != nil {
 		return "", fmt.Errorf("sign the client assertion: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/jwtcache/jwtcache/domain"
 )
 
@@ -23,7 +25,8 @@ type client struct {
 	endpoint   string
 	id, secret string
 	authMethod string
-	// key signs private_key_jwt assertions; nil for the other methods.
+	// key signs private_key_jwt assertions when it is not read from a
+	// file (tests); nil otherwise.
 	key *signingKey
 	// kid is the assertions' kid header, if any.
 	kid      string
@@ -31,6 +34,10 @@ type client struct {
 	audience string
 	grant    string
 	timeout  time.Duration
+	// spanName and spanAttrs start the span of each token request (see
+	// spanStart).
+	spanName  string
+	spanAttrs []attribute.KeyValue
 
 	// mu guards rejected and until: when until is after now, rejected (the
 	// last invalid_client or unauthorized_client answer, finished) is
@@ -38,29 +45,20 @@ type client struct {
 	mu       sync.Mutex
 	rejected domain.TokenServiceError
 	until    time.Time
+	// rejectedGen is the credential generation rejected: a rotated
+	// credential is not refused for its predecessor's mistake.
+	rejectedGen uint64
+
+	// cr is how the client reaches its token service when that takes more
+	// than a URL and fixed credentials (files, discovery, a client
+	// certificate); nil otherwise. endpoint is empty with discovery.
+	cr *clientReach
 }
 
 // newClient checks o, a complete client (defaults applied, merged), and
-// loads its key through keys. Errors name the field, never a secret.
-func newClient(o ClientOptions, keys keyCache) (*client, error) {
-	u, err := url.Parse(o.URL)
-	switch {
-	case o.URL == "":
-		return nil, errors.New("token service URL is empty")
-	case err != nil:
-		// url.Parse errors quote the input, which might be a secret
-		// pasted into the wrong field: say only that it does not parse.
-		return nil, errors.New("token service URL does not parse")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("token service URL must be absolute http or https, got scheme %q", u.Scheme)
-	case u.Host == "":
-		return nil, errors.New("token service URL has no host")
-	case u.User != nil:
-		return nil, errors.New("token service URL must not hold credentials; use the client id and secret")
-	case u.Fragment != "":
-		// RFC 6749 §3.2.
-		return nil, errors.New("token service URL must not have a fragment")
-	}
+// opens its credential files and discovery through r. Errors name the
+// field, never a secret.
+func newClient(o ClientOptions, r *reach) (*client, error) {
 	if strings.TrimSpace(o.ClientID) == "" {
 		return nil, errors.New("client id is empty")
 	}
@@ -68,7 +66,6 @@ func newClient(o ClientOptions, keys keyCache) (*client, error) {
 		return nil, fmt.Errorf("timeout %v is negative", o.Timeout)
 	}
 	c := &client{
-		endpoint:   u.String(),
 		id:         o.ClientID,
 		secret:     o.ClientSecret,
 		authMethod: o.AuthMethod,
@@ -83,23 +80,37 @@ func newClient(o ClientOptions, keys keyCache) (*client, error) {
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
 	}
-	switch o.AuthMethod {
-	case AuthClientSecretBasic, AuthClientSecretPost:
-		if o.ClientSecret == "" && o.PrivateKeyFile != "" {
-			return nil, fmt.Errorf("auth method %s does not use the private key file, and there is no client secret; use %s", o.AuthMethod, AuthPrivateKeyJWT)
-		}
-	case AuthPrivateKeyJWT:
-		if o.PrivateKeyFile == "" {
-			return nil, errors.New("auth method private_key_jwt needs a private key file")
-		}
-		if c.key, err = keys.load(o.PrivateKeyFile, o.SigningAlg); err != nil {
-			return nil, err
-		}
-		c.kid = o.KeyID
-	default:
-		return nil, fmt.Errorf("auth method %q is not %s, %s or %s", o.AuthMethod, AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT)
+	if err := r.attach(c, o); err != nil {
+		return nil, err
 	}
+	// With discovery the endpoint is not known yet, and the span is named
+	// after the method alone.
+	c.spanName, c.spanAttrs = c.spanStart()
 	return c, nil
+}
+
+// checkEndpoint checks an absolute http or https URL of what (the token
+// service URL, the issuer URL, a discovered token endpoint).
+func checkEndpoint(raw, what string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case raw == "":
+		return nil, fmt.Errorf("%s is empty", what)
+	case err != nil:
+		// url.Parse errors quote the input, which might be a secret
+		// pasted into the wrong field: say only that it does not parse.
+		return nil, fmt.Errorf("%s does not parse", what)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("%s must be absolute http or https, got scheme %q", what, u.Scheme)
+	case u.Host == "":
+		return nil, fmt.Errorf("%s has no host", what)
+	case u.User != nil:
+		return nil, fmt.Errorf("%s must not hold credentials; use the client id and secret", what)
+	case u.Fragment != "":
+		// RFC 6749 §3.2.
+		return nil, fmt.Errorf("%s must not have a fragment", what)
+	}
+	return u, nil
 }
 
 // form is the request body, with a fresh client assertion for
@@ -114,11 +125,11 @@ func (c *client) form(now time.Time) (body, assertion string, err error) {
 		v.Set("audience", c.audience)
 		v.Set("resource", c.audience)
 	}
-	switch c.authMethod {
+	switch c.method() {
 	case AuthClientSecretPost:
 		v.Set("client_id", c.id)
-		if c.secret != "" {
-			v.Set("client_secret", c.secret)
+		if secret := c.currentSecret(); secret != "" {
+			v.Set("client_secret", secret)
 		}
 	case AuthPrivateKeyJWT:
 		if assertion, err = c.assertion(now); err != nil {
@@ -129,6 +140,10 @@ func (c *client) form(now time.Time) (body, assertion string, err error) {
 		v.Set("client_id", c.id)
 		v.Set("client_assertion_type", ClientAssertionType)
 		v.Set("client_assertion", assertion)
+	case AuthTLSClientAuth, AuthSelfSignedTLSClientAuth:
+		// RFC 8705 §2: the certificate authenticates; client_id says
+		// whose it is.
+		v.Set("client_id", c.id)
 	}
 	return v.Encode(), assertion, nil
 }
@@ -144,7 +159,7 @@ func (c *client) finish(err error, assertion string) error {
 		return err
 	}
 	var pairs []string
-	for _, cred := range []string{c.secret, assertion} {
+	for _, cred := range append(c.knownSecrets(), assertion) {
 		if cred != "" {
 			pairs = append(pairs, cred, "[redacted]", url.QueryEscape(cred), "[redacted]")
 		}
@@ -169,8 +184,9 @@ func clientRejected(err error) (*domain.TokenServiceError, bool) {
 	return tse, tse.Code == "invalid_client" || tse.Code == "unauthorized_client"
 }
 
-// remember keeps err for ttl when it rejects the client.
-func (c *client) remember(err error, now time.Time, ttl time.Duration) {
+// remember keeps err for ttl when it rejects the client's credentials of
+// generation gen (see credentialGeneration).
+func (c *client) remember(err error, now time.Time, ttl time.Duration, gen uint64) {
 	tse, ok := clientRejected(err)
 	if !ok || ttl <= 0 {
 		return
@@ -180,14 +196,16 @@ func (c *client) remember(err error, now time.Time, ttl time.Duration) {
 	c.rejected = *tse
 	c.rejected.Err = nil
 	c.until = now.Add(ttl)
+	c.rejectedGen = gen
 }
 
 // rejection is a copy of the remembered rejection, for service, while it
-// lasts; nil otherwise.
-func (c *client) rejection(service string, now time.Time) error {
+// lasts and the credentials are still those of generation gen, the ones
+// it refused; nil otherwise.
+func (c *client) rejection(service string, now time.Time, gen uint64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !now.Before(c.until) {
+	if !now.Before(c.until) || c.rejectedGen != gen {
 		return nil
 	}
 	e := c.rejected

@@ -31,6 +31,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jwtcache/jwtcache/domain"
 	"github.com/jwtcache/jwtcache/ports"
 )
@@ -98,6 +100,12 @@ type Options struct {
 	Audience string
 	// Timeout bounds each token request; default DefaultTimeout.
 	Timeout time.Duration
+	// ClientSecretFile, IssuerURL, ClientCertFile and ClientCertKeyFile
+	// are as in ClientOptions, for the default client.
+	ClientSecretFile  string
+	IssuerURL         string
+	ClientCertFile    string
+	ClientCertKeyFile string
 
 	// Services gives some services a client of their own, by service name.
 	// Optional; see ClientOptions for how an override combines with the
@@ -122,6 +130,16 @@ type Options struct {
 	// Clock stamps IssuedAt and the assertions, and times the negative
 	// cache. Optional; default the system clock.
 	Clock ports.Clock
+
+	// Reach holds what the clients share to reach their token services:
+	// trusted CAs, credential file checks, discovery. Optional.
+	Reach
+
+	// TracerProvider, when not nil, traces every token request: a client
+	// span ("POST /oauth/token"), a child of the span in Issue's context
+	// if there is one, whose W3C traceparent is sent to the token service.
+	// Optional; nil traces nothing and sends no trace headers.
+	TracerProvider trace.TracerProvider
 }
 
 // ClientOptions is one service's client. Every field is optional: an empty
@@ -153,6 +171,20 @@ type ClientOptions struct {
 	Audience       string
 	GrantType      string
 	Timeout        time.Duration
+	// ClientSecretFile holds the client secret instead of ClientSecret,
+	// read again when it changes (see package credfile); it goes with the
+	// credentials like ClientSecret.
+	ClientSecretFile string
+	// IssuerURL, instead of URL, is the authorization server whose
+	// discovery document names the token endpoint and the authentication
+	// methods it supports (see Reach).
+	IssuerURL string
+	// ClientCertFile and ClientCertKeyFile are a PEM client certificate
+	// (chain) and its unencrypted key, presented in the TLS handshake with
+	// the token service (RFC 8705) and read again when they change; both
+	// or neither. They go with the credentials like ClientSecret.
+	ClientCertFile    string
+	ClientCertKeyFile string
 }
 
 // Issuer obtains tokens from OAuth2 token services with the client
@@ -163,10 +195,15 @@ type Issuer struct {
 	clock    ports.Clock
 	strict   bool
 	negative time.Duration
+	// tracer is nil when Options.TracerProvider is.
+	tracer trace.Tracer
 	// def is the client of every service not in services.
 	def *client
 	// services holds the clients of Options.Services. Read-only after New.
 	services map[string]*client
+	// reach holds the credential files and discovery documents the
+	// clients share, and what stops their background work.
+	reach *reach
 }
 
 var _ ports.TokenIssuer = (*Issuer)(nil)
@@ -185,39 +222,47 @@ func New(opts Options) (*Issuer, error) {
 		strict:   opts.Strict,
 		negative: cmp.Or(opts.NegativeCache, DefaultNegativeCache),
 	}
-	if i.http == nil {
-		i.http = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}}
-	}
 	if i.clock == nil {
 		i.clock = ports.SystemClock
 	}
+	if opts.TracerProvider != nil {
+		i.tracer = opts.TracerProvider.Tracer(instrumentationName)
+	}
 
 	def := opts.defaultClient()
-	if def.AuthMethod == "" {
-		def.AuthMethod = AuthClientSecretBasic
-		if def.PrivateKeyFile != "" {
-			def.AuthMethod = AuthPrivateKeyJWT
-		}
+	if def.AuthMethod == "" && def.IssuerURL == "" {
+		def.AuthMethod = def.possibleMethods()[0]
 	}
-	keys := keyCache{}
-	var err error
-	if i.def, err = newClient(def, keys); err != nil {
+	r, err := newReach(opts, i.clock)
+	if err != nil {
+		return nil, fmt.Errorf("tokenservice: %w", err)
+	}
+	i.reach = r
+	if opts.HTTPClient == nil {
+		i.http = r.httpClient(nil)
+	}
+	if i.def, err = newClient(def, r); err != nil {
+		r.close()
 		return nil, fmt.Errorf("tokenservice: %w", err)
 	}
 	i.services = make(map[string]*client, len(opts.Services))
 	for _, name := range slices.Sorted(maps.Keys(opts.Services)) {
 		if err := domain.ValidateServiceName(name); err != nil {
+			r.close()
 			return nil, fmt.Errorf("tokenservice: Services: %w", err)
 		}
 		merged, err := def.merge(opts.Services[name])
 		if err == nil {
-			i.services[name], err = newClient(merged, keys)
+			i.services[name], err = newClient(merged, r)
 		}
 		if err != nil {
+			r.close()
 			return nil, fmt.Errorf("tokenservice: service %q: %w", name, err)
 		}
+	}
+	if err := r.start(); err != nil {
+		r.close()
+		return nil, fmt.Errorf("tokenservice: %w", err)
 	}
 	return i, nil
 }
@@ -228,6 +273,8 @@ func (o Options) defaultClient() ClientOptions {
 		URL: o.URL, ClientID: o.ClientID, ClientSecret: o.ClientSecret, AuthMethod: o.AuthMethod,
 		PrivateKeyFile: o.PrivateKeyFile, KeyID: o.KeyID, SigningAlg: o.SigningAlg,
 		Scope: o.Scope, Audience: o.Audience, GrantType: o.GrantType, Timeout: o.Timeout,
+		ClientSecretFile: o.ClientSecretFile, IssuerURL: o.IssuerURL,
+		ClientCertFile: o.ClientCertFile, ClientCertKeyFile: o.ClientCertKeyFile,
 	}
 }
 
@@ -235,30 +282,34 @@ func (o Options) defaultClient() ClientOptions {
 // ClientOptions.
 func (def ClientOptions) merge(svc ClientOptions) (ClientOptions, error) {
 	out := svc
-	ownCreds := svc.ClientSecret != "" || svc.PrivateKeyFile != ""
-	elsewhere := (svc.URL != "" && svc.URL != def.URL) || (svc.ClientID != "" && svc.ClientID != def.ClientID)
+	ownCreds := svc.hasCredentials()
+	elsewhere := (svc.URL != "" && svc.URL != def.URL) || (svc.IssuerURL != "" && svc.IssuerURL != def.IssuerURL) ||
+		(svc.ClientID != "" && svc.ClientID != def.ClientID)
+	if svc.URL == "" && svc.IssuerURL == "" {
+		out.URL, out.IssuerURL = def.URL, def.IssuerURL
+	}
 	switch {
 	case ownCreds:
-		if svc.AuthMethod == "" {
-			switch {
-			case svc.PrivateKeyFile != "" && svc.ClientSecret == "":
-				out.AuthMethod = AuthPrivateKeyJWT
+		if svc.AuthMethod == "" && out.IssuerURL == "" {
+			switch m := svc.possibleMethods(); {
+			case m[0] != AuthClientSecretBasic:
+				out.AuthMethod = m[0]
 			case def.AuthMethod == AuthClientSecretBasic || def.AuthMethod == AuthClientSecretPost:
 				out.AuthMethod = def.AuthMethod
 			default:
 				out.AuthMethod = AuthClientSecretBasic
 			}
 		}
-	case elsewhere && (def.ClientSecret != "" || def.PrivateKeyFile != ""):
+	case elsewhere && def.hasCredentials():
 		return ClientOptions{}, errors.New("its URL or client id differs from the default client's, so it needs a client secret or private key file of its own: " +
 			"the default client's credentials are never sent to another token endpoint or for another client")
 	case svc.KeyID != "" || svc.SigningAlg != "":
 		return ClientOptions{}, errors.New("a key id or signing algorithm needs a private key file of the service's own")
 	default:
 		out.ClientSecret, out.PrivateKeyFile, out.KeyID, out.SigningAlg = def.ClientSecret, def.PrivateKeyFile, def.KeyID, def.SigningAlg
+		out.ClientSecretFile, out.ClientCertFile, out.ClientCertKeyFile = def.ClientSecretFile, def.ClientCertFile, def.ClientCertKeyFile
 		out.AuthMethod = cmp.Or(svc.AuthMethod, def.AuthMethod)
 	}
-	out.URL = cmp.Or(svc.URL, def.URL)
 	out.ClientID = cmp.Or(svc.ClientID, def.ClientID)
 	out.Scope = cmp.Or(svc.Scope, def.Scope)
 	out.Audience = cmp.Or(svc.Audience, def.Audience)
@@ -302,13 +353,22 @@ func (i *Issuer) Issue(ctx context.Context, service string) (domain.Token, error
 	if err != nil {
 		return domain.Token{}, err
 	}
-	if err := c.rejection(service, i.clock.Now()); err != nil {
+	gen := c.credentialGeneration()
+	if err := c.rejection(service, i.clock.Now(), gen); err != nil {
 		return domain.Token{}, err
 	}
-	tok, assertion, err := i.issue(ctx, c, service)
+	ctx, span := i.startSpan(ctx, c, service)
+	tok, assertion, err := i.issue(ctx, c, service, span)
+	if err != nil && c.reloadAfterRefusal(err, gen) {
+		gen = c.credentialGeneration()
+		tok, assertion, err = i.issue(ctx, c, service, span)
+	}
 	if err != nil {
 		err = c.finish(err, assertion)
-		c.remember(err, i.clock.Now(), i.negative)
+		c.remember(err, i.clock.Now(), i.negative, gen)
+	}
+	endSpan(span, err)
+	if err != nil {
 		return domain.Token{}, err
 	}
 	return tok, nil
@@ -316,9 +376,13 @@ func (i *Issuer) Issue(ctx context.Context, service string) (domain.Token, error
 
 // issue makes the request. It returns the client assertion it sent, if
 // any, so that Issue can keep it out of the error too.
-func (i *Issuer) issue(ctx context.Context, c *client, service string) (_ domain.Token, assertion string, _ error) {
+func (i *Issuer) issue(ctx context.Context, c *client, service string, span trace.Span) (_ domain.Token, assertion string, _ error) {
 	start := i.clock.Now()
 
+	endpoint, err := c.tokenEndpoint()
+	if err != nil {
+		return domain.Token{}, "", &domain.TokenServiceError{Kind: domain.Unreachable, Service: service, Err: err}
+	}
 	body, assertion, err := c.form(start)
 	if err != nil {
 		// Signing failed: the key was checked in New, so this is not the
@@ -327,23 +391,25 @@ func (i *Issuer) issue(ctx context.Context, c *client, service string) (_ domain
 	}
 	reqCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, c.endpoint, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, endpoint, strings.NewReader(body))
 	if err != nil {
 		// The URL was validated in New; nothing else can fail here.
 		return domain.Token{}, assertion, &domain.TokenServiceError{Kind: domain.BadResponse, Service: service, Err: err}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	if c.authMethod == AuthClientSecretBasic {
+	if c.method() == AuthClientSecretBasic {
 		// RFC 6749 §2.3.1: the id and secret are form-url-encoded before
 		// they are joined with ':', so that a ':' or '%' in them survives.
-		req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
+		req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.currentSecret()))
 	}
+	inject(span, req)
 
-	resp, err := i.http.Do(req)
+	resp, err := i.httpFor(c).Do(req)
 	if err != nil {
 		return domain.Token{}, assertion, transportError(ctx, reqCtx, service, err)
 	}
+	answered(span, resp.StatusCode)
 	defer resp.Body.Close()
 	respBody, err := readLimited(resp.Body, i.maxBody)
 	if err != nil && !errors.Is(err, ErrBodyTooLarge) {
@@ -364,6 +430,7 @@ func (i *Issuer) issue(ctx context.Context, c *client, service string) (_ domain
 		}
 		return domain.Token{}, assertion, &domain.TokenServiceError{Kind: domain.BadResponse, Service: service, HTTPStatus: resp.StatusCode, Err: err}
 	}
+	tok.BoundToCertificate = certificateBound(tok.AccessToken)
 	return tok, assertion, nil
 }
 

@@ -489,7 +489,7 @@ func TestNewValidates(t *testing.T) {
 		{"credentials in URL", func(o *tokenservice.Options) { o.URL = "https://id:" + url.QueryEscape(secret) + "@auth.example.com/t" }, "must not hold credentials"},
 		{"fragment", func(o *tokenservice.Options) { o.URL = "https://auth.example.com/t#x" }, "fragment"},
 		{"empty client id", func(o *tokenservice.Options) { o.ClientID = " " }, "client id is empty"},
-		{"unknown auth method", func(o *tokenservice.Options) { o.AuthMethod = "tls_client_auth" }, `"tls_client_auth"`},
+		{"unknown auth method", func(o *tokenservice.Options) { o.AuthMethod = "client_secret_jwt" }, `"client_secret_jwt"`},
 		{"negative timeout", func(o *tokenservice.Options) { o.Timeout = -time.Second }, "timeout"},
 		{"negative body limit", func(o *tokenservice.Options) { o.MaxBodyBytes = -1 }, "max body bytes"},
 	}

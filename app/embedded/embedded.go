@@ -20,8 +20,11 @@
 package embedded
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jwtcache/jwtcache/adapters/memory"
 	"github.com/jwtcache/jwtcache/adapters/redisstore"
@@ -48,6 +51,10 @@ type Options struct {
 	// Instrument, when set, wraps the issuer, store and locker the core
 	// drives, to observe them (adapters/metrics.Metrics does). Optional.
 	Instrument Instrumentation
+	// TracerProvider, when set, traces the token requests (a client span
+	// each, with W3C traceparent sent to the token service) and the Redis
+	// commands run inside a span. Optional: nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Instrumentation wraps the ports the core drives with decorators that
@@ -81,18 +88,27 @@ func New(cfg config.Config, opts Options) (*app.Cache, error) {
 		opts.Logger = slog.Default()
 	}
 	issuer := opts.Issuer
+	var built *tokenservice.Issuer
 	if issuer == nil {
 		var err error
-		if issuer, err = NewIssuer(cfg, opts); err != nil {
+		if built, err = newIssuer(cfg, opts); err != nil {
 			return nil, err
 		}
+		issuer = built
 	}
 	st := builtStore{Store: opts.Store, close: func() error { return nil }}
 	if st.Store == nil {
 		var err error
 		if st, err = newStore(cfg, opts); err != nil {
+			if built != nil {
+				_ = built.Close()
+			}
 			return nil, err
 		}
+	}
+	if built != nil {
+		closeStore := st.close
+		st.close = func() error { return errors.Join(built.Close(), closeStore()) }
 	}
 	svc, err := app.New(coreOptions(cfg, issuer, st, opts))
 	if err != nil {
@@ -117,6 +133,7 @@ func newStore(cfg config.Config, opts Options) (builtStore, error) {
 			return builtStore{}, err
 		}
 		ro.EncryptionKeys = keys
+		ro.TracerProvider = opts.TracerProvider
 		s, err := redisstore.New(ro)
 		if err != nil {
 			return builtStore{}, err
@@ -127,6 +144,29 @@ func newStore(cfg config.Config, opts Options) (builtStore, error) {
 	default:
 		return builtStore{}, fmt.Errorf("jwtcache: CACHE_TYPE (spring.cache.type): unknown cache type %q", cfg.Cache.Type)
 	}
+}
+
+// newIssuer is the token-service client cfg describes. Its credential
+// files are checked first, and an issuer whose discovery document cannot
+// be used is reported, like them, as a *config.FieldError naming the key.
+func newIssuer(cfg config.Config, opts Options) (*tokenservice.Issuer, error) {
+	if !cfg.TokenService.Configured() {
+		return nil, errors.New("jwtcache: JWT_TOKEN_SERVICE_URL (jwt.token.service.url) or JWT_TOKEN_ISSUER_URL is not set")
+	}
+	if err := cfg.CheckFiles(); err != nil {
+		return nil, err
+	}
+	io := issuerOptions(cfg, opts.Clock)
+	io.Logger = opts.Logger
+	io.TracerProvider = opts.TracerProvider
+	iss, err := tokenservice.New(io)
+	var de *tokenservice.DiscoveryError
+	if errors.As(err, &de) {
+		fe := cfg.IssuerKey(de.IssuerURL)
+		fe.Problem = de.Err.Error()
+		return nil, fe
+	}
+	return iss, err
 }
 
 // issuerOptions maps the token-service part of cfg, per-service clients
@@ -152,6 +192,12 @@ func issuerOptions(cfg config.Config, clock ports.Clock) tokenservice.Options {
 		Strict:         t.StrictServices,
 		NegativeCache:  negative,
 		Clock:          clock,
+
+		ClientSecretFile:  t.ClientSecretFile,
+		IssuerURL:         t.IssuerURL,
+		ClientCertFile:    t.ClientCertFile,
+		ClientCertKeyFile: t.ClientCertKeyFile,
+		Reach:             tokenservice.Reach{CAFile: t.CAFile, DiscoveryRefresh: t.IssuerRefresh},
 	}
 	if len(t.Services) > 0 {
 		opts.Services = make(map[string]tokenservice.ClientOptions, len(t.Services))
@@ -168,6 +214,11 @@ func issuerOptions(cfg config.Config, clock ports.Clock) tokenservice.Options {
 				Audience:       s.Audience,
 				GrantType:      s.GrantType,
 				Timeout:        s.Timeout,
+
+				ClientSecretFile:  s.ClientSecretFile,
+				IssuerURL:         s.IssuerURL,
+				ClientCertFile:    s.ClientCertFile,
+				ClientCertKeyFile: s.ClientCertKeyFile,
 			}
 		}
 	}

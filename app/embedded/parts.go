@@ -1,10 +1,8 @@
 package embedded
 
 import (
-	"errors"
 	"log/slog"
 
-	"github.com/jwtcache/jwtcache/adapters/tokenservice"
 	"github.com/jwtcache/jwtcache/config"
 	"github.com/jwtcache/jwtcache/ports"
 )
@@ -22,13 +20,18 @@ type Store interface {
 }
 
 // NewIssuer returns the token-service client cfg describes, per-service
-// clients included. Options.Clock is its clock; the other fields are
-// ignored.
-func NewIssuer(cfg config.Config, opts Options) (ports.TokenIssuer, error) {
-	if !cfg.TokenService.Configured() {
-		return nil, errors.New("jwtcache: JWT_TOKEN_SERVICE_URL (jwt.token.service.url) is not set")
+// clients included, and the function that stops its background work (the
+// discovery refresh of an issuer URL). Options.Clock and Options.Logger are
+// used; the other fields are ignored.
+func NewIssuer(cfg config.Config, opts Options) (ports.TokenIssuer, func() error, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
-	return tokenservice.New(issuerOptions(cfg, opts.Clock))
+	iss, err := newIssuer(cfg, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return iss, iss.Close, nil
 }
 
 // NewStore returns the memory or Redis store cfg describes, and the

@@ -2,7 +2,8 @@
 //
 //	jwtcache [serve] [--config FILE] [--dev]   serve the REST API (the default)
 //	jwtcache dev-issuer [--addr ADDR] ...      run only the development token service
-//	jwtcache version
+//	jwtcache version | --version
+//	jwtcache help | -h | --help
 //
 // Configuration comes from defaults, then the YAML file (--config or
 // JWT_CONFIG_FILE), then the environment; see the README for every key.
@@ -27,8 +28,10 @@ import (
 	"github.com/jwtcache/jwtcache/config"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is what the binary reports. `make build` sets it with -ldflags
+// "-X main.version=$(git describe --tags --always --dirty)"; when it is
+// left empty, init (version.go) takes it from the build information.
+var version string
 
 // Exit codes: 2 for a usage or configuration problem, 1 for a failure at
 // run time.
@@ -48,7 +51,7 @@ func main() {
 // call it.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+	if len(args) > 0 && len(args[0]) > 0 && (args[0][0] != '-' || isInfoFlag(args[0])) {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -56,10 +59,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return serveCmd(ctx, args, environ, stderr)
 	case "dev-issuer":
 		return devIssuerCmd(ctx, args, environ, stdout, stderr)
-	case "version":
+	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "jwtcache", version)
 		return exitOK
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
 	default:
@@ -69,15 +72,57 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 }
 
+// isInfoFlag reports whether arg asks for help or the version instead of
+// being a flag of the default serve command.
+func isInfoFlag(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "-version", "--version":
+		return true
+	}
+	return false
+}
+
+// mainVariables are the variables usage names; TestHelp checks that each
+// is a configuration key.
+var mainVariables = []struct{ name, meaning string }{
+	{"JWT_TOKEN_SERVICE_URL", "OAuth2 token endpoint (required unless --dev)"},
+	{"JWT_CLIENT_ID", "OAuth2 client id"},
+	{"JWT_CLIENT_SECRET", "OAuth2 client secret"},
+	{"JWT_TOKEN_SCOPE", "scope requested with every token"},
+	{"JWT_RENEWAL_BUFFER", "renew this long before expiry (20s)"},
+	{"CACHE_TYPE", "memory or redis (redis when a Redis address is set)"},
+	{"REDIS_HOST", "Redis server (REDIS_PORT, REDIS_PASSWORD ...)"},
+	{"REDIS_ADDRS", "Redis Cluster nodes, or sentinels with REDIS_MASTER_NAME"},
+	{"JWT_API_KEYS", "API keys required by the token endpoints"},
+	{"JWT_CACHE_ENCRYPTION_KEY", "seal the tokens kept in Redis (AES-256-GCM)"},
+	{"SERVER_PORT", "REST API port (8080)"},
+	{"LOG_LEVEL", "debug, info, warn, error; LOG_FORMAT=json for JSON lines"},
+}
+
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage:
+	fmt.Fprint(w, `jwtcache: a cache of OAuth2 client-credentials tokens, renewed before they expire.
+
+usage:
   jwtcache [serve] [--config FILE] [--dev]
-      Serve the REST API. --dev starts the built-in development token
-      service when JWT_TOKEN_SERVICE_URL is not set.
+      Serve the REST API (the default command). --dev starts the built-in
+      development token service when JWT_TOKEN_SERVICE_URL is not set.
   jwtcache dev-issuer [--addr 127.0.0.1:9000] [--client-id ID] [--lifetime 1h]
       Run only the development token service (secret from DEV_ISSUER_CLIENT_SECRET,
       or generated and printed).
-  jwtcache version
+  jwtcache version | --version
+      Print the version.
+  jwtcache help | -h | --help
+      Print this help.
+
+Configuration: defaults, then the YAML file (--config or `+config.FileEnv+`),
+then the environment. The main variables:
+`)
+	for _, v := range mainVariables {
+		fmt.Fprintf(w, "  %-26s %s\n", v.name, v.meaning)
+	}
+	fmt.Fprint(w, `
+Every variable, its YAML key, format and default: README.md, section
+"Configuration" (https://github.com/jwtcache/jwtcache#configuration).
 `)
 }
 
@@ -87,14 +132,25 @@ func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int
 	configFile := fs.String("config", "", "YAML configuration `file` (default: $JWT_CONFIG_FILE)")
 	dev := fs.Bool("dev", false, "start the built-in development token service when JWT_TOKEN_SERVICE_URL is not set")
 	if err := fs.Parse(args); err != nil {
-		return exitConfig
+		return parseFailed(err)
 	}
 	cfg, err := config.Load(config.LoadOptions{File: *configFile, Environ: environ})
+	if err == nil {
+		err = cfg.CheckFiles()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "jwtcache: invalid configuration:\n%v\n", err)
 		return exitConfig
 	}
 	logger := newLogger(cfg.Log, stderr)
+	tracing, err := tracingWanted(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "jwtcache: invalid configuration:\n%v\n", err)
+		return exitConfig
+	}
+	if tracing {
+		logger = slog.New(traceHandler{logger.Handler()})
+	}
 	redis.SetLogger(redisLogger{logger})
 	if cfg.Origin.File != "" {
 		logger.Info("configuration file read", "file", cfg.Origin.File)
@@ -123,6 +179,9 @@ func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int
 	defer cancel()
 	if err := fxApp.Start(startCtx); err != nil {
 		logger.Error("start-up failed", "err", err)
+		if _, ok := errors.AsType[*config.FieldError](err); ok {
+			return exitConfig // an issuer's discovery document named by the configuration is unusable
+		}
 		return exitFail
 	}
 	<-ctx.Done()
@@ -154,6 +213,7 @@ func startDevIssuer(ctx context.Context, cfg config.Config, logger *slog.Logger)
 	// The development token service knows only this client and its secret.
 	cfg.TokenService.AuthMethod = config.AuthClientSecretBasic
 	cfg.TokenService.PrivateKeyFile = ""
+	cfg.TokenService.ClientSecretFile, cfg.TokenService.ClientCertFile, cfg.TokenService.ClientCertKeyFile = "", "", ""
 	logger.Warn("DEVELOPMENT SETUP: JWT_TOKEN_SERVICE_URL is not set, so jwtcache started its built-in development token service. "+
 		"Its tokens are signed with a key generated at start-up and are good for nothing but development. "+
 		"Set JWT_TOKEN_SERVICE_URL, JWT_CLIENT_ID and JWT_CLIENT_SECRET for a real token service.",
@@ -168,7 +228,7 @@ func devIssuerCmd(ctx context.Context, args, environ []string, stdout, stderr io
 	clientID := fs.String("client-id", "jwtcache-dev", "the one client `id` accepted")
 	lifetime := fs.Duration("lifetime", devissuer.DefaultTokenLifetime, "token `lifetime`")
 	if err := fs.Parse(args); err != nil {
-		return exitConfig
+		return parseFailed(err)
 	}
 	secret := lookupEnv(environ, "DEV_ISSUER_CLIENT_SECRET")
 	generated := secret == ""
@@ -200,6 +260,15 @@ func devIssuerCmd(ctx context.Context, args, environ []string, stdout, stderr io
 		return exitFail
 	}
 	return exitOK
+}
+
+// parseFailed is the exit code for a flag parsing error: asking a
+// command for its help (-h) is not a failure.
+func parseFailed(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitConfig
 }
 
 func lookupEnv(environ []string, name string) string {

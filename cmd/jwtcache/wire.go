@@ -6,9 +6,11 @@ import (
 	"log/slog"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
+	"github.com/jwtcache/jwtcache/adapters/credfile"
 	"github.com/jwtcache/jwtcache/adapters/metrics"
 	"github.com/jwtcache/jwtcache/adapters/rest"
 	"github.com/jwtcache/jwtcache/app"
@@ -36,6 +38,7 @@ func options(cfg config.Config, logger *slog.Logger) []fx.Option {
 		tokenServiceModule,
 		storeModule,
 		fxmodule.Module,
+		tracingModule,
 		restModule,
 		fx.Invoke(observe),
 		fx.Invoke(logStarted),
@@ -58,8 +61,13 @@ var (
 	// tokenServiceModule provides the client of the configured token
 	// service.
 	tokenServiceModule = fx.Module("tokenservice",
-		fx.Provide(func(cfg config.Config) (ports.TokenIssuer, error) {
-			return embedded.NewIssuer(cfg, embedded.Options{})
+		fx.Provide(func(lc fx.Lifecycle, cfg config.Config, logger *slog.Logger, tp trace.TracerProvider) (ports.TokenIssuer, error) {
+			iss, stop, err := embedded.NewIssuer(cfg, embedded.Options{Logger: logger, TracerProvider: tp})
+			if err != nil {
+				return nil, err
+			}
+			lc.Append(fx.StopHook(stop))
+			return iss, nil
 		}),
 	)
 
@@ -71,17 +79,18 @@ var (
 	// restModule serves the REST API while the application runs.
 	restModule = fx.Module("rest",
 		fx.Provide(fx.Private, func() *rest.Readiness { return &rest.Readiness{} }),
-		fx.Provide(newAuth, newServer),
+		fx.Provide(newAuth, newManagementServer, newServer),
 		// Nothing else depends on the server, so it is asked for here, or
 		// fx would never build it.
 		fx.Invoke(func(*rest.Server) {}),
 	)
 )
 
-func newStore(lc fx.Lifecycle, cfg config.Config, logger *slog.Logger) (embedded.Store, error) {
-	st, release, err := embedded.NewStore(cfg, embedded.Options{Logger: logger})
+func newStore(lc fx.Lifecycle, cfg config.Config, logger *slog.Logger, tp trace.TracerProvider) (embedded.Store, error) {
+	st, release, err := embedded.NewStore(cfg, embedded.Options{Logger: logger, TracerProvider: tp})
 	if err != nil {
 		return nil, err
+
 	}
 	// Stop hooks run in reverse order: the cache, built on the store, is
 	// closed before the store is released.
@@ -90,28 +99,98 @@ func newStore(lc fx.Lifecycle, cfg config.Config, logger *slog.Logger) (embedded
 }
 
 func newAuth(cfg config.Config, logger *slog.Logger) (*rest.Auth, error) {
-	return rest.NewAuth(restAuthOptions(cfg, logger))
+	o, err := restAuthOptions(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	return rest.NewAuth(o)
+}
+
+// managementServer is the optional management listener (MANAGEMENT_PORT):
+// probes, health and metrics away from the API port. Its Server is nil
+// when no management port is configured.
+type managementServer struct{ *rest.Server }
+
+// newManagementServer starts before the API listener and stops after it,
+// so that /readyz answers 503 there while the API drains.
+func newManagementServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, auth *rest.Auth, m *metrics.Metrics, ready *rest.Readiness, tp trace.TracerProvider, logger *slog.Logger) managementServer {
+	sc := restServerConfig(cfg)
+	if sc.ManagementAddr == "" {
+		return managementServer{}
+	}
+	h := rest.NewManagementHandler(cache, rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler(), Observer: m, TracerProvider: tp, Readiness: ready})
+	s := rest.NewServer(sc.ManagementAddr, h, logger)
+	s.SetLimits(rest.ManagementLimits)
+	lc.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
+	return managementServer{s}
 }
 
 // newServer ties the API's server to the application's life cycle. The
 // hooks never block: Start listens and serves in the background, Stop
-// drains readiness first and is bounded by fx's stop context.
-func newServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, auth *rest.Auth, m *metrics.Metrics, ready *rest.Readiness, logger *slog.Logger) *rest.Server {
-	h := rest.NewHandler(cache, rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler(), Readiness: ready})
-	s := rest.NewServer(cfg.Server.Addr(), h, logger)
+// drains readiness first and is bounded by fx's stop context. It takes the
+// management server so that the latter's hooks come first.
+func newServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, auth *rest.Auth, m *metrics.Metrics, ready *rest.Readiness, tp trace.TracerProvider, _ managementServer, logger *slog.Logger) *rest.Server {
+	sc := restServerConfig(cfg)
+	h := rest.NewHandler(cache, rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler(), Observer: m, TracerProvider: tp, Readiness: ready})
+	s := rest.NewServer(sc.Addr, h, logger)
+	s.SetLimits(sc.Limits)
 	s.DrainFirst(ready, 0)
 	lc.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
 	return s
 }
 
-// restAuthOptions maps the API keys of cfg onto the REST adapter's access
-// control. No keys means an open API, which rest.NewAuth logs loudly.
-func restAuthOptions(cfg config.Config, logger *slog.Logger) rest.AuthOptions {
-	o := rest.AuthOptions{ProtectStatus: cfg.API.ProtectStatus, Logger: logger}
-	for _, k := range cfg.API.AllKeys() {
-		o.Keys = append(o.Keys, rest.APIKey{Key: k.Key.Reveal(), Services: k.Services})
+// serverConfig is where and how the REST listeners listen.
+type serverConfig struct {
+	Addr           string
+	Limits         rest.Limits
+	ManagementAddr string // empty: no management listener
+}
+
+// restServerConfig maps the SERVER_* and MANAGEMENT_PORT keys onto the
+// REST adapter's listeners.
+func restServerConfig(cfg config.Config) serverConfig {
+	s := cfg.Server
+	return serverConfig{
+		Addr: s.Addr(),
+		Limits: rest.Limits{
+			ReadTimeout:    s.ReadTimeout,
+			WriteTimeout:   cfg.ServerWriteTimeout(),
+			IdleTimeout:    s.IdleTimeout,
+			MaxHeaderBytes: s.MaxHeaderBytes,
+			MaxConnections: s.MaxConnections,
+		},
+		ManagementAddr: s.ManagementAddr(),
 	}
-	return o
+}
+
+// restAuthOptions maps the API keys of cfg onto the REST adapter's access
+// control. No keys means an open API, which rest.NewAuth logs loudly. The
+// keys of JWT_API_KEYS_FILE are read again when the file changes, so that
+// a rotated key works without a restart.
+func restAuthOptions(cfg config.Config, logger *slog.Logger) (rest.AuthOptions, error) {
+	o := rest.AuthOptions{ProtectStatus: cfg.API.ProtectStatus, Logger: logger}
+	o.Keys = restKeys(cfg.API.Keys)
+	if cfg.API.KeysFile == "" {
+		return o, nil
+	}
+	f, err := credfile.Open([]string{cfg.API.KeysFile}, config.ParseAPIKeysFile,
+		credfile.Options{Name: "JWT_API_KEYS_FILE", Logger: logger})
+	if err != nil {
+		return o, err
+	}
+	o.FileKeys = func() ([]rest.APIKey, uint64) {
+		keys, gen := f.Current()
+		return restKeys(keys), gen
+	}
+	return o, nil
+}
+
+func restKeys(keys []config.APIKey) []rest.APIKey {
+	out := make([]rest.APIKey, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, rest.APIKey{Key: k.Key.Reveal(), Services: k.Services})
+	}
+	return out
 }
 
 // observe feeds the metrics from the core and the API key check, read at
@@ -123,15 +202,19 @@ func observe(m *metrics.Metrics, svc *app.Cache, auth *rest.Auth) error {
 	return m.ObserveAuth(auth)
 }
 
-func logStarted(lc fx.Lifecycle, cfg config.Config, srv *rest.Server, logger *slog.Logger) {
+func logStarted(lc fx.Lifecycle, cfg config.Config, srv *rest.Server, mgmt managementServer, logger *slog.Logger) {
 	lc.Append(fx.StartHook(func(context.Context) {
 		attrs := []any{
 			"addr", srv.Addr(),
 			"cache", string(cfg.Cache.Type),
 			"tokenService", cfg.TokenService.URL,
+			"issuer", cfg.TokenService.IssuerURL,
 			"clientId", cfg.TokenService.ClientID,
 			"renewalBuffer", cfg.Cache.RenewalBuffer,
 			"version", version,
+		}
+		if mgmt.Server != nil {
+			attrs = append(attrs, "managementAddr", mgmt.Addr())
 		}
 		if cfg.Cache.Type == config.CacheRedis {
 			attrs = append(attrs, "redisMode", string(cfg.Redis.Mode()), "redisAddrs", cfg.Redis.DialAddrs())

@@ -57,6 +57,7 @@ const (
 	CodeMethodNotAllowed        = "method_not_allowed"
 	CodeUnauthorized            = "unauthorized"
 	CodeForbidden               = "forbidden"
+	CodeBodyNotAllowed          = "request_body_not_allowed"
 	// CodeInvalidParameter: a query parameter or header has a value the
 	// API cannot use (GET /status paging, includeToken, Last-Event-ID).
 	CodeInvalidParameter = "invalid_parameter"
@@ -92,7 +93,10 @@ type TokenResponse struct {
 	Message     string `json:"message,omitempty"`
 	AccessToken string `json:"accessToken"`
 	TokenStatus
-	Timestamp time.Time `json:"timestamp"`
+	// BoundToCertificate is true for a certificate-bound token (RFC 8705,
+	// a cnf claim with x5t#S256); absent otherwise. Not in the guide.
+	BoundToCertificate bool      `json:"boundToCertificate,omitempty"`
+	Timestamp          time.Time `json:"timestamp"`
 }
 
 // ErrorResponse is the one shape of every error answer.
