@@ -22,6 +22,10 @@
 //     cost of Statuses and Statistics (in process and over REST), and the
 //     CPU the renewal engine spends while nothing is asked of it.
 //
+// With -out a file, it also draws the figures as SVG charts (package
+// svgchart) into -charts (docs/bench beside the report by default), and
+// the report shows them.
+//
 // The Redis parts use the Redis at -redis (127.0.0.1:6379 by default) under
 // a key prefix of their own, removed at the end; with no Redis answering,
 // the REST Redis figure says "skipped" and the replicas share a memory store.
