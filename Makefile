@@ -70,6 +70,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./adapters/redisstore
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./adapters/redisstore
 	$(GO) test -run '^$$' -fuzz '^FuzzEnvValue$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./config
+	$(GO) test -run '^$$' -fuzz '^FuzzClip$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/textclip
 
 generate:
 	$(GO) generate ./...

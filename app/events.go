@@ -86,9 +86,11 @@ func (s *Cache) emit(e Event) {
 }
 
 // emitFailure publishes a failure of service's fetch. A name the
-// configuration refuses is not news about a token: it makes no event.
+// configuration or a limit refuses (an unknown service, a caller over its
+// budget, a service beyond the cap) is not news about a token, and could
+// flood the feed: it makes no event (the metrics count those refusals).
 func (s *Cache) emitFailure(t EventType, service string, err error, failures int32) {
-	if errors.Is(err, domain.ErrUnknownService) {
+	if errors.Is(err, domain.ErrUnknownService) || errors.Is(err, domain.ErrRateLimited) || errors.Is(err, domain.ErrTooManyServices) {
 		return
 	}
 	failure, code := failureOf(err)

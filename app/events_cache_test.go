@@ -13,8 +13,9 @@ import (
 	"github.com/jwtcache/jwtcache/domain"
 )
 
-// rejectingIssuer hands out numbered hour-long tokens, or refuses with
-// invalid_client while rejecting is set.
+// rejectingIssuer hands out numbered tokens living 10 minutes (less than
+// the memory store's default TTL), or refuses with invalid_client while
+// rejecting is set.
 type rejectingIssuer struct {
 	calls     atomic.Int64
 	rejecting atomic.Bool
@@ -26,7 +27,7 @@ func (f *rejectingIssuer) Issue(_ context.Context, service string) (domain.Token
 		return domain.Token{}, &domain.TokenServiceError{Kind: domain.Rejected, Code: "invalid_client", HTTPStatus: 401, Service: service}
 	}
 	now := time.Now()
-	return domain.Token{AccessToken: fmt.Sprintf("SECRET-%s-%d", service, n), TokenType: "Bearer", IssuedAt: now, ExpiresAt: now.Add(time.Hour)}, nil
+	return domain.Token{AccessToken: fmt.Sprintf("SECRET-%s-%d", service, n), TokenType: "Bearer", IssuedAt: now, ExpiresAt: now.Add(10 * time.Minute)}, nil
 }
 
 // drain returns the events waiting on sub.
@@ -97,7 +98,7 @@ func TestCacheEvents(t *testing.T) {
 		synctest.Wait()
 		st, _ = svc.Status(ctx, "kyc")
 		if st.Failures != 1 {
-			t.Fatalf("after a failed renewal: failures %d, want 1", st.Failures)
+			t.Fatalf("after a failed renewal: failures %d, want 1 (%+v; events %s)", st.Failures, st, describeEvents(svc.Events().Recent(0)))
 		}
 		if _, err := svc.Refresh(ctx, "kyc"); err == nil {
 			t.Fatal("refresh succeeded while the token service rejects")
@@ -147,24 +148,30 @@ func TestCacheEvents(t *testing.T) {
 	})
 }
 
-// TestCacheEventsUnknownService: a name the configuration refuses makes no
-// event, however often it is asked for.
-func TestCacheEventsUnknownService(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		unknown := issuerFunc(func(context.Context, string) (domain.Token, error) {
-			return domain.Token{}, fmt.Errorf("tokenservice: %w", domain.ErrUnknownService)
+// TestCacheEventsRefusedNames: a name the configuration or a limit
+// refuses makes no event, however often it is asked for.
+func TestCacheEventsRefusedNames(t *testing.T) {
+	for name, refusal := range map[string]error{
+		"unknown service": fmt.Errorf("tokenservice: %w", domain.ErrUnknownService),
+		"rate limited":    &domain.RateLimitedError{Service: "nope"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				svc := newService(t, issuerFunc(func(context.Context, string) (domain.Token, error) {
+					return domain.Token{}, refusal
+				}), nil, nil)
+				defer svc.Close()
+				for range 3 {
+					if _, err := svc.Token(t.Context(), "nope"); err == nil {
+						t.Fatal("a refused name got a token")
+					}
+				}
+				if got := svc.Events().Recent(0); len(got) != 0 {
+					t.Fatalf("events for a refused name: %s", describeEvents(got))
+				}
+			})
 		})
-		svc := newService(t, unknown, nil, nil)
-		defer svc.Close()
-		for range 3 {
-			if _, err := svc.Token(t.Context(), "nope"); err == nil {
-				t.Fatal("an unknown service got a token")
-			}
-		}
-		if got := svc.Events().Recent(0); len(got) != 0 {
-			t.Fatalf("events for an unknown service: %s", describeEvents(got))
-		}
-	})
+	}
 }
 
 type issuerFunc func(context.Context, string) (domain.Token, error)

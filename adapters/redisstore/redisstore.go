@@ -130,8 +130,12 @@ type Options struct {
 	// DB is the database number; it must be 0 for a cluster.
 	DB int
 	// TLS connects with TLS (1.2 or later), verifying the server's
-	// certificate against the system roots for the host of each address.
+	// certificate against the system roots, or TLSOptions.CAFile, for the
+	// host of each address or TLSOptions.ServerName.
 	TLS bool
+	// TLSOptions give a private CA, a client certificate and a server name
+	// to TLS; New reads their files. Used only when TLS is on.
+	TLSOptions TLSOptions
 	// DialTimeout, ReadTimeout and WriteTimeout bound connecting and each
 	// command; the guide's REDIS_TIMEOUT sets all three.
 	DialTimeout, ReadTimeout, WriteTimeout time.Duration
@@ -218,7 +222,11 @@ func New(opts Options) (*Store, error) {
 		ContextTimeoutEnabled: true,
 	}
 	if opts.TLS {
-		uo.Dialer = tlsDialer(opts.DialTimeout)
+		base, err := opts.TLSOptions.Config()
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: %w", err)
+		}
+		uo.Dialer = tlsDialer(opts.DialTimeout, base)
 	}
 	client := redis.NewUniversalClient(uo)
 	if opts.TracerProvider != nil {
@@ -281,21 +289,29 @@ func (o *Options) normalize() error {
 	return nil
 }
 
-// tlsDialer dials TLS with the host of each address as the server name:
-// go-redis would otherwise need one tls.Config for every node of a cluster
-// or every master Sentinel names.
-func tlsDialer(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// tlsDialer dials TLS with base (nil: the defaults), and with the host of
+// each address as the server name unless base names one: go-redis would
+// otherwise need one tls.Config for every node of a cluster or every master
+// Sentinel names.
+func tlsDialer(timeout time.Duration, base *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	if timeout <= 0 {
 		timeout = defaultDialTimeout
+	}
+	if base == nil {
+		base = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
 			return nil, err
 		}
+		cfg := base.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName = host
+		}
 		d := &tls.Dialer{
 			NetDialer: &net.Dialer{Timeout: timeout, KeepAlive: 5 * time.Minute},
-			Config:    &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host},
+			Config:    cfg,
 		}
 		return d.DialContext(ctx, network, addr)
 	}

@@ -172,16 +172,28 @@ func (a *api) token(c *gin.Context) {
 	a.sendToken(c, name, "", tok)
 }
 
+// The messages of the refresh answer.
+const (
+	msgRefreshed = "Token refreshed successfully"
+	// msgRefreshReused answers a refresh within the minimum interval of
+	// the previous one (JWT_REFRESH_MIN_INTERVAL): no new call was made.
+	msgRefreshReused = "Token refreshed recently; returning the token from that refresh"
+)
+
 // refresh is POST /refresh/:serviceName: the token response with a
 // message.
 func (a *api) refresh(c *gin.Context) {
 	name := c.Param(paramService)
-	tok, err := a.svc.Refresh(c.Request.Context(), name)
+	r, err := a.svc.RefreshWithResult(c.Request.Context(), name)
 	if err != nil {
 		a.fail(c, name, err)
 		return
 	}
-	a.sendToken(c, name, "Token refreshed successfully", tok)
+	msg := msgRefreshed
+	if r.Reused {
+		msg = msgRefreshReused
+	}
+	a.sendToken(c, name, msg, r.Token)
 }
 
 // sendToken writes a token with its status fields.
@@ -326,6 +338,10 @@ func (a *api) statistics(c *gin.Context) {
 	w.uint("renewalFailures", s.RenewalFailures)
 	w.uint("forcedRefreshes", s.ForcedRefreshes)
 	w.uint("evictions", s.Evictions)
+	// Not in the guide: the limits' refusals and reuses.
+	w.uint("serviceLimitRefusals", s.ServiceLimitRefusals)
+	w.uint("rateLimitRefusals", s.RateLimitRefusals)
+	w.uint("reusedRefreshes", s.ReusedRefreshes)
 	w.close()
 	send(c.Writer, http.StatusOK, w)
 }

@@ -221,6 +221,13 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 			method: "GET", path: "/api/v1/jwt/token/kyc", want: 504, wantCode: "timeout"},
 		{name: "client went away", svc: &fakeService{token: fails(context.Canceled)},
 			method: "GET", path: "/api/v1/jwt/token/kyc", want: 499, wantCode: "request_canceled"},
+		{name: "refresh reused", svc: &fakeService{refreshReused: true}, method: "POST", path: "/api/v1/jwt/refresh/kyc", want: 200},
+		{name: "too many services", svc: &fakeService{token: fails(&domain.TooManyServicesError{Service: "kyc", Limit: 10})},
+			method: "GET", path: "/api/v1/jwt/token/kyc", want: 503, wantCode: "too_many_services"},
+		{name: "rate limited", svc: &fakeService{token: fails(&domain.RateLimitedError{Service: "kyc", RetryAfter: time.Second})},
+			method: "GET", path: "/api/v1/jwt/bearer/kyc", want: 429, wantCode: "rate_limited"},
+		{name: "refresh rate limited", svc: &fakeService{refresh: fails(&domain.RateLimitedError{Service: "kyc", RetryAfter: time.Second})},
+			method: "POST", path: "/api/v1/jwt/refresh/kyc", want: 429, wantCode: "rate_limited"},
 		{name: "shutting down", svc: &fakeService{token: fails(domain.ErrClosed)},
 			method: "GET", path: "/api/v1/jwt/token/kyc", want: 503, wantCode: "shutting_down"},
 		{name: "internal", svc: &fakeService{evict: func(context.Context, string) (app.Eviction, error) {

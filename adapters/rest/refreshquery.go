@@ -27,16 +27,20 @@ func (a *api) refreshQuery(c *gin.Context) {
 			message: "includeToken must be true or false, given once"})
 		return
 	}
-	tok, err := a.svc.Refresh(c.Request.Context(), name)
+	r, err := a.svc.RefreshWithResult(c.Request.Context(), name)
 	if err != nil {
 		a.fail(c, name, err)
 		return
 	}
-	st := a.svc.Describe(name, tok)
+	msg := msgRefreshed
+	if r.Reused {
+		msg = msgRefreshReused
+	}
+	st := a.svc.Describe(name, r.Token)
 	w := getWriter()
 	w.open()
 	w.str("serviceName", name)
-	w.str("message", "Token refreshed successfully")
+	w.str("message", msg)
 	ts := tokenStatus(st)
 	writeStatusFields(w, &ts)
 	w.time("timestamp", a.stamp(st.At))

@@ -36,6 +36,16 @@ func TestRefreshWithoutToken(t *testing.T) {
 	}
 }
 
+// TestRefreshWithoutTokenReused: a refresh answered with the previous
+// refresh's token says so, without the token either.
+func TestRefreshWithoutTokenReused(t *testing.T) {
+	h, _ := newTestHandler(&fakeService{refreshReused: true})
+	rec, body := do(t, h, http.MethodPost, "/api/v1/jwt/refresh/kyc?includeToken=false")
+	if rec.Code != http.StatusOK || body["message"] != msgRefreshReused || strings.Contains(rec.Body.String(), secretToken) {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+}
+
 // TestRefreshWithoutTokenProtected: the same keys guard it as the plain
 // refresh.
 func TestRefreshWithoutTokenProtected(t *testing.T) {

@@ -74,14 +74,14 @@ func TestTracingOneServerSpanPerRequest(t *testing.T) {
 		"jwtcache.service_name":     attribute.StringValue("kyc"),
 	} {
 		if got, ok := attr(s, key); !ok || got != want {
-			t.Errorf("%s = %v, want %v", key, got.Emit(), want.Emit())
+			t.Errorf("%s = %v, want %v", key, got.String(), want.String())
 		}
 	}
 	if s.Status().Code == codes.Error {
 		t.Errorf("a 200 is an error: %v", s.Status())
 	}
 	for _, kv := range s.Attributes() {
-		if kv.Value.Emit() == secretToken {
+		if kv.Value.String() == secretToken {
 			t.Fatalf("the span carries the token in %s", kv.Key)
 		}
 	}
@@ -114,7 +114,7 @@ func TestTracingStatusesAndUnknownRoutes(t *testing.T) {
 			t.Errorf("%s %s: span %q status %v, want %q error %v", tc.method, tc.path, s.Name(), s.Status(), tc.name, tc.err)
 		}
 		if code, _ := attr(s, "http.response.status_code"); code.AsInt64() != int64(tc.status) {
-			t.Errorf("%s %s: status attribute %v", tc.method, tc.path, code.Emit())
+			t.Errorf("%s %s: status attribute %v", tc.method, tc.path, code.String())
 		}
 		if _, ok := attr(s, "http.route"); ok == (tc.status == 404 || tc.status == 405) {
 			t.Errorf("%s %s: http.route present = %v", tc.method, tc.path, ok)

@@ -103,7 +103,7 @@ func TestTracingChildSpanAndTraceparent(t *testing.T) {
 		"server.address":            attribute.StringValue("127.0.0.1"),
 	} {
 		if got := spanAttr(s, key); got != want {
-			t.Errorf("%s = %v, want %v", key, got.Emit(), want.Emit())
+			t.Errorf("%s = %v, want %v", key, got.String(), want.String())
 		}
 	}
 	if s.Status().Code != codes.Unset {
@@ -164,10 +164,10 @@ func TestTracingFailures(t *testing.T) {
 		t.Errorf("status %v", s.Status())
 	}
 	if got := spanAttr(s, "error.type"); got.AsString() != "rejected" {
-		t.Errorf("error.type = %v", got.Emit())
+		t.Errorf("error.type = %v", got.String())
 	}
 	if got := spanAttr(s, "http.response.status_code"); got.AsInt64() != 401 {
-		t.Errorf("status code = %v", got.Emit())
+		t.Errorf("status code = %v", got.String())
 	}
 	if strings.Contains(s.Status().Description, secret) {
 		t.Fatalf("the span shows the client secret: %q", s.Status().Description)

@@ -25,6 +25,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/jwtcache/jwtcache/adapters/devissuer"
+	"github.com/jwtcache/jwtcache/app/embedded"
 	"github.com/jwtcache/jwtcache/config"
 )
 
@@ -158,6 +159,9 @@ func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int
 	if len(cfg.Origin.UnknownKeys) > 0 {
 		logger.Warn("configuration file has keys jwtcache does not read (misspelt?)", "keys", cfg.Origin.UnknownKeys)
 	}
+	for _, w := range cfg.Origin.Warnings {
+		logger.Warn(w.Message, "variable", w.Env)
+	}
 
 	if !cfg.TokenService.Configured() {
 		if !*dev {
@@ -172,6 +176,18 @@ func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int
 			fmt.Fprintf(stderr, "jwtcache: %v\n", err)
 			return exitFail
 		}
+	}
+
+	// A Redis that refuses jwtcache's credentials is a misconfiguration:
+	// starting would run a replica alone that reports ready and quietly
+	// multiplies token-service calls. One that does not answer is an
+	// outage, which the store survives: start degraded.
+	if err := embedded.CheckStore(ctx, cfg, logger); err != nil {
+		if fe, ok := errors.AsType[*config.FieldError](err); ok {
+			fmt.Fprintf(stderr, "jwtcache: invalid configuration:\n%v\n", fe)
+			return exitConfig
+		}
+		logger.Warn("Redis is unreachable at start-up; starting DEGRADED, the store reconnects by itself", "err", err)
 	}
 
 	fxApp := newApp(cfg, logger)

@@ -58,6 +58,8 @@ const (
 	CodeUnauthorized            = "unauthorized"
 	CodeForbidden               = "forbidden"
 	CodeBodyNotAllowed          = "request_body_not_allowed"
+	CodeTooManyServices         = "too_many_services"
+	CodeRateLimited             = "rate_limited"
 	// CodeInvalidParameter: a query parameter or header has a value the
 	// API cannot use (GET /status paging, includeToken, Last-Event-ID).
 	CodeInvalidParameter = "invalid_parameter"
