@@ -43,10 +43,12 @@ type Cache struct {
 	bgMu   sync.Mutex     // orders wg.Add after a closed check against Close
 	wg     sync.WaitGroup // background work, waited for by Close
 
-	counters   counters
-	budget     *budget                       // token-service calls per client
-	issuerSeen atomic.Pointer[issuerOutcome] // nil until the first token-service call
-	events     *EventFeed                    // what happens to the tokens; closed by Close
+	counters    counters
+	budget      *budget                       // token-service calls per client
+	issuerSeen  atomic.Pointer[issuerOutcome] // nil until the first token-service call
+	probeSeen   atomic.Pointer[issuerOutcome] // nil until the first probe (Options.Prober)
+	writeFailed atomic.Pointer[storeWrite]    // nil unless the latest store write failed
+	events      *EventFeed                    // what happens to the tokens; closed by Close
 }
 
 type counters struct {
@@ -54,6 +56,8 @@ type counters struct {
 	// serviceRefusals, rateLimited and reusedRefreshes count the limits'
 	// answers (limits.go).
 	serviceRefusals, rateLimited, reusedRefreshes atomic.Uint64
+	// storeWriteFailures counts the store's refused writes (storeops.go).
+	storeWriteFailures atomic.Uint64
 }
 
 type issuerOutcome struct {
@@ -87,6 +91,9 @@ func New(opts Options) (*Cache, error) {
 	s.goBackground(func() { s.every(o.CleanupInterval, s.cleanup) })
 	if o.Feed != nil {
 		s.goBackground(s.subscribe)
+	}
+	if o.Prober != nil {
+		s.goBackground(s.probeLoop)
 	}
 	return s, nil
 }
@@ -192,6 +199,8 @@ func (s *Cache) Evict(ctx context.Context, service string) (Eviction, error) {
 	}
 	now := s.opt.Clock.Now()
 	ev := Eviction{Service: service}
+	ctx, cancel := s.storeCtx(ctx)
+	defer cancel()
 	old, err := s.opt.Store.Get(ctx, service)
 	switch {
 	case err == nil:

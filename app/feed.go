@@ -55,7 +55,7 @@ func (s *Cache) onChange(c ports.Change) {
 	if e == nil || s.closed.Load() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.opt.FetchTimeout)
+	ctx, cancel := s.storeCtx(s.ctx)
 	defer cancel()
 	tok, err := s.opt.Store.Get(ctx, service)
 	switch {
@@ -82,11 +82,16 @@ func (s *Cache) onChange(c ports.Change) {
 
 // publish tells the other replicas that service's token changed.
 func (s *Cache) publish(service string) {
+	ctx, cancel := s.storeCtx(context.WithoutCancel(s.ctx))
+	defer cancel()
+	s.publishCtx(ctx, service)
+}
+
+// publishCtx is publish within ctx.
+func (s *Cache) publishCtx(ctx context.Context, service string) {
 	if s.opt.Feed == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.opt.FetchTimeout)
-	defer cancel()
 	if err := s.opt.Feed.Publish(ctx, ports.Change{Service: service, Origin: s.origin}); err != nil {
 		s.log.Warn("change notification not sent; other replicas will catch up from the store", "service", service, "err", err)
 	}

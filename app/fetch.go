@@ -24,6 +24,12 @@ import (
 //  5. on failure, serves the best still-valid token it knows and retries in
 //     the background with backoff, or shares the failure with callers for
 //     one backoff step when nothing valid is left.
+//
+// Each store command is bounded by StoreTimeout. The first that fails (a
+// hung or unreachable store) ends the fetch's use of the store: it calls
+// the token service at once, the in-process single flight being its only
+// coordination, and writes and announces the token in the background, so
+// that a caller waits at most StoreTimeout for the store in all.
 
 // fetchKind is what a fetch is for.
 type fetchKind int8
@@ -66,6 +72,10 @@ type fetch struct {
 	// fallback is the best still-valid token known, served if the token
 	// service fails (not for forced); nil when there is none.
 	fallback *cached
+	// storeErr is the first store failure of the fetch, nil while the
+	// store answers; once set, the fetch sends the store nothing more on
+	// its caller's path.
+	storeErr error
 }
 
 // obtain fetches service's token as kind asks and returns the token to
@@ -120,18 +130,22 @@ func (f *fetch) run() (*cached, error) {
 	if f.kind != forced && f.old != nil && f.acceptable(f.old.tok, f.start) {
 		return f.old, nil
 	}
-	if tok, err := s.opt.Store.Get(f.ctx, f.service); err == nil {
+	if tok, ok := f.read(); ok {
 		if f.acceptable(tok, f.start) {
-			return s.install(f.e, tok), nil
+			if c := f.take(tok); c != nil {
+				return c, nil
+			}
 		}
 		f.offerFallback(tok)
-	} else if !errors.Is(err, domain.ErrNotFound) {
-		s.log.Warn("store read failed; fetching without it", "service", f.service, "err", err)
 	}
 
 	poll := defaultPollInterval
 	for {
-		unlock, err := s.opt.Locker.TryLock(f.ctx, f.service, s.opt.LockTTL)
+		if f.storeErr != nil {
+			// The store failed: this replica fetches on its own.
+			return f.result(f.issue())
+		}
+		unlock, err := f.tryLock()
 		switch {
 		case err == nil:
 			s.log.Debug("renewal lock acquired", "service", f.service, "forced", f.kind == forced)
@@ -144,6 +158,7 @@ func (f *fetch) run() (*cached, error) {
 		default:
 			// The locker is unreachable (shared store down): the in-process
 			// single flight still limits this replica to one call.
+			f.storeErr = err
 			s.log.Warn("renewal lock unavailable; renewing without it", "service", f.service, "err", err)
 			return f.result(f.issue())
 		}
@@ -155,16 +170,58 @@ func (f *fetch) run() (*cached, error) {
 		if c := f.e.cur.Load(); c != nil && c != f.old && f.acceptable(c.tok, now) {
 			return c, nil
 		}
-		if tok, err := s.opt.Store.Get(f.ctx, f.service); err == nil && f.acceptable(tok, now) {
-			return s.install(f.e, tok), nil
+		if tok, ok := f.read(); ok && f.acceptable(tok, now) {
+			if c := f.take(tok); c != nil {
+				return c, nil
+			}
 		}
 	}
+}
+
+// read returns the store's token for the service, with ok false when there
+// is none or the store failed, which it records in storeErr. It is bounded
+// by StoreTimeout and sends nothing once the store has failed.
+func (f *fetch) read() (tok domain.Token, ok bool) {
+	if f.storeErr != nil {
+		return domain.Token{}, false
+	}
+	ctx, cancel := f.s.storeCtx(f.ctx)
+	defer cancel()
+	tok, err := f.s.opt.Store.Get(ctx, f.service)
+	switch {
+	case err == nil:
+		return tok, true
+	case !errors.Is(err, domain.ErrNotFound):
+		f.storeErr = err
+		f.s.log.Warn("store read failed; fetching without it", "service", f.service, "err", err)
+	}
+	return domain.Token{}, false
+}
+
+// tryLock takes the service's renewal lock, bounded by StoreTimeout.
+func (f *fetch) tryLock() (ports.Unlock, error) {
+	ctx, cancel := f.s.storeCtx(f.ctx)
+	defer cancel()
+	return f.s.opt.Locker.TryLock(ctx, f.service, f.s.opt.LockTTL)
+}
+
+// take installs tok, a token the store holds, unless the near cache holds
+// a token issued later: a store can give back an older token (a write of
+// this replica that failed, or a value written back by someone with access
+// to the store), and a replica never goes back in time. It returns nil for
+// a token it refused.
+func (f *fetch) take(tok domain.Token) *cached {
+	if !f.e.newer(tok) {
+		f.s.log.Warn("store holds a token issued before the one cached here; ignoring it", "service", f.service)
+		return nil
+	}
+	return f.s.install(f.e, tok)
 }
 
 // offerFallback makes tok, a token from the store that is not acceptable,
 // the fallback when it is still valid and outlives the current one.
 func (f *fetch) offerFallback(tok domain.Token) {
-	if tok.Expired(f.start) || (f.fallback != nil && !tok.ExpiresAt.After(f.fallback.tok.ExpiresAt)) {
+	if tok.Expired(f.start) || (f.fallback != nil && !tok.ExpiresAt.After(f.fallback.tok.ExpiresAt)) || !f.e.newer(tok) {
 		return
 	}
 	f.fallback = f.s.install(f.e, tok)
@@ -179,17 +236,35 @@ func (f *fetch) offerFallback(tok domain.Token) {
 func (f *fetch) underLock(unlock ports.Unlock) (*cached, error) {
 	defer func() {
 		// Released even when the fetch's ctx has ended, so the next renewer
-		// need not wait for the lock to expire.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(f.ctx), time.Second)
-		defer cancel()
-		if err := unlock(rctx); err != nil {
-			f.s.log.Warn("renewal lock release failed; it will expire", "service", f.service, "err", err)
-		}
+		// need not wait for the lock to expire; in the background once the
+		// store has failed, so the caller does not wait for it.
+		f.afterStore(func(ctx context.Context) {
+			if err := unlock(ctx); err != nil {
+				f.s.log.Warn("renewal lock release failed; it will expire", "service", f.service, "err", err)
+			}
+		})
 	}()
-	if tok, err := f.s.opt.Store.Get(f.ctx, f.service); err == nil && f.acceptable(tok, f.s.opt.Clock.Now()) {
-		return f.s.install(f.e, tok), nil
+	if tok, ok := f.read(); ok && f.acceptable(tok, f.s.opt.Clock.Now()) {
+		if c := f.take(tok); c != nil {
+			return c, nil
+		}
 	}
 	return f.issue()
+}
+
+// afterStore runs op, store work that the fetch's result does not depend
+// on, with a context bounded by StoreTimeout that the fetch's end does not
+// cancel: now while the store answers, in the background once it has
+// failed.
+func (f *fetch) afterStore(op func(ctx context.Context)) {
+	run := func() {
+		ctx, cancel := f.s.storeCtx(context.WithoutCancel(f.ctx))
+		defer cancel()
+		op(ctx)
+	}
+	if f.storeErr == nil || !f.s.goBackground(run) {
+		run()
+	}
 }
 
 // issue calls the token service and shares its token: in the store, in the
@@ -211,11 +286,16 @@ func (f *fetch) issue() (*cached, error) {
 	}
 	s.emit(Event{Type: f.kind.succeeded(), Service: f.service, ExpiresAt: tok.ExpiresAt})
 	f.e.failures.Store(0)
-	if err := s.opt.Store.Put(f.ctx, f.service, tok); err != nil {
-		s.log.Warn("store write failed; token kept in this replica only", "service", f.service, "err", err)
-	}
 	c := s.install(f.e, tok)
-	s.publish(f.service)
+	// Then the store and the other replicas learn of it, before the lock
+	// is released, so that a replica waiting for it finds it. A token the
+	// store refused is not announced: the others would read the store's
+	// older token, or none, and drop theirs.
+	f.afterStore(func(ctx context.Context) {
+		if s.write(ctx, f.service, tok) {
+			s.publishCtx(ctx, f.service)
+		}
+	})
 	return c, nil
 }
 
@@ -231,7 +311,8 @@ func (f *fetch) result(c *cached, err error) (*cached, error) {
 // known, and retries in the background with backoff while that token lives;
 // with nothing valid to serve it reports the failure, which callers then
 // share for one backoff step (at least any Retry-After) before the next
-// caller asks the token service again.
+// caller asks the token service again. The step grows with each failure in
+// a row, up to MaxBackoff, and starts over after a success.
 func (f *fetch) failed(err error) (*cached, error) {
 	s := f.s
 	if s.closed.Load() {
@@ -244,7 +325,14 @@ func (f *fetch) failed(err error) (*cached, error) {
 	if f.fallback == nil || f.fallback.tok.Expired(s.opt.Clock.Now()) {
 		var tse *domain.TokenServiceError
 		if errors.As(err, &tse) {
-			f.e.failure.Store(&recentFailure{err: err, until: s.opt.Clock.Now().Add(s.retryDelay(1, err))})
+			// Each failure in a row widens the window: a token service in
+			// trouble is asked less and less, and at least once per
+			// largest step, so recovery shows within it.
+			n := int32(1)
+			if prev := f.e.failure.Load(); prev != nil {
+				n = prev.n + 1
+			}
+			f.e.failure.Store(&recentFailure{err: err, n: n, until: s.opt.Clock.Now().Add(s.retryDelay(n, err))})
 		}
 		s.emitFailure(EventRefused, f.service, err, 0)
 		return nil, err

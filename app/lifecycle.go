@@ -55,14 +55,17 @@ func (s *Cache) track() bool {
 	return true
 }
 
-func (s *Cache) goBackground(fn func()) {
+// goBackground runs fn in a goroutine Close waits for; it reports false,
+// running nothing, once Close has begun.
+func (s *Cache) goBackground(fn func()) bool {
 	if !s.track() {
-		return
+		return false
 	}
 	go func() {
 		defer s.wg.Done()
 		fn()
 	}()
+	return true
 }
 
 // every runs fn each period until Close.

@@ -136,6 +136,8 @@ func (s *Cache) recentRefresh(ctx context.Context, service string) *cached {
 	if now.Sub(f.at) >= s.opt.RefreshMinInterval || e.cur.Load() != f.c || f.c.tok.Expired(now) {
 		return nil
 	}
+	ctx, cancel := s.storeCtx(ctx)
+	defer cancel()
 	stored, err := s.opt.Store.Get(ctx, service)
 	if errors.Is(err, domain.ErrNotFound) || (err == nil && stored.AccessToken != f.c.tok.AccessToken) {
 		return nil
@@ -149,6 +151,8 @@ func (s *Cache) recentRefresh(ctx context.Context, service string) *cached {
 // anything else is refused without a token-service call.
 func (s *Cache) beyondLimit(ctx context.Context, service string, kind fetchKind) (*cached, error) {
 	if kind != forced {
+		ctx, cancel := s.storeCtx(ctx)
+		defer cancel()
 		tok, err := s.opt.Store.Get(ctx, service)
 		if err == nil && !s.policy.InRenewalWindow(tok, s.opt.Clock.Now()) {
 			return &cached{tok: tok, bearer: tok.AuthorizationHeader(), cacheExpiresAt: s.policy.CacheExpiresAt(tok)}, nil

@@ -71,6 +71,26 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the delay between retries of a failing
 	// renewal. Optional: DefaultMinBackoff and DefaultMaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
+	// StoreTimeout bounds each store command on a caller's path, lock
+	// waits included, and the store reads of Status, Statuses, Statistics
+	// and Health (REDIS_TIMEOUT). After it a fetch goes on without the
+	// store. Optional: DefaultStoreTimeout.
+	StoreTimeout time.Duration
+	// Prober checks the token service without obtaining a token, every
+	// HealthCheckInterval, for Health. Probes are not token requests: they
+	// count nowhere in Counters. Optional: none, and Health then knows the
+	// token service only from real calls.
+	Prober ports.IssuerProber
+	// HealthCheckInterval is the mean period of the probes (each one
+	// jittered by up to a tenth). Optional: DefaultHealthCheckInterval.
+	HealthCheckInterval time.Duration
+	// IssuerHealth reports a problem of the issuer that no call shows yet
+	// (a credential file that went bad, a stale discovery document), read
+	// by Health: nil when there is none; an error wrapping ErrIssuerDown
+	// when no token can be obtained (the token service is DOWN); any other
+	// error when tokens are still obtained but something needs attention
+	// (DEGRADED). Optional.
+	IssuerHealth func() error
 	// Logger receives structured logs; never a token or a secret. Optional:
 	// slog.Default().
 	Logger *slog.Logger
@@ -139,7 +159,10 @@ func (o Options) withDefaults() (Options, error) {
 	setDefault(&o.FetchTimeout, DefaultFetchTimeout)
 	setDefault(&o.MinBackoff, DefaultMinBackoff)
 	setDefault(&o.MaxBackoff, DefaultMaxBackoff)
-	if o.CheckInterval < 0 || o.CleanupInterval < 0 || o.LockTTL < 0 || o.FetchTimeout < 0 || o.MinBackoff < 0 || o.MaxBackoff < 0 {
+	setDefault(&o.StoreTimeout, DefaultStoreTimeout)
+	setDefault(&o.HealthCheckInterval, DefaultHealthCheckInterval)
+	if o.CheckInterval < 0 || o.CleanupInterval < 0 || o.LockTTL < 0 || o.FetchTimeout < 0 || o.MinBackoff < 0 || o.MaxBackoff < 0 ||
+		o.StoreTimeout < 0 || o.HealthCheckInterval < 0 {
 		return o, errors.New("app: Options durations must not be negative (except IdleTimeout)")
 	}
 	if o.LockTTL <= o.FetchTimeout {

@@ -38,7 +38,16 @@ type TokenStatus struct {
 	Failures    int
 	// At is the instant the status describes.
 	At time.Time
+	// StoreError is empty when the status comes from the shared store.
+	// Otherwise the store could not be read (within the store timeout),
+	// the status is this replica's near cache only (Exists false when it
+	// holds nothing), and StoreError says why, without secrets.
+	StoreError string
 }
+
+// Partial reports whether the status is this replica's view only, the
+// shared store being unreadable: see StoreError.
+func (s TokenStatus) Partial() bool { return s.StoreError != "" }
 
 // Expired reports whether the token is past its expiry at At.
 func (s TokenStatus) Expired() bool { return s.Exists && s.State == domain.Expired }
@@ -54,7 +63,15 @@ func (s TokenStatus) NeedsRenewal() bool { return s.CacheExpired() }
 type Statuses struct {
 	At     time.Time
 	Tokens []TokenStatus
+	// StoreError is empty when Tokens are the shared store's. Otherwise the
+	// store could not be read, Tokens are this replica's near cache, and
+	// StoreError says why, without secrets.
+	StoreError string
 }
+
+// Partial reports whether Tokens are this replica's near cache only, the
+// shared store being unreadable: see StoreError.
+func (s Statuses) Partial() bool { return s.StoreError != "" }
 
 // Counters are this process's request counters since it started. Reading
 // them touches no store, so they are there even while Redis is down.
@@ -74,6 +91,9 @@ type Counters struct {
 	ServiceLimitRefusals uint64
 	RateLimitRefusals    uint64
 	ReusedRefreshes      uint64
+	// StoreWriteFailures counts tokens the store would not take (full,
+	// read-only, unreachable); each stayed served from this process.
+	StoreWriteFailures uint64
 }
 
 // HitRatio is hits / (hits + misses), or 0 before the first request.
@@ -94,7 +114,15 @@ type Statistics struct {
 	ExpiredTokens  int
 	RenewingTokens int
 	Counters
+	// StoreError is empty when the token counts describe the shared
+	// store. Otherwise the store could not be read, they count this
+	// replica's near cache, and StoreError says why, without secrets.
+	StoreError string
 }
+
+// Partial reports whether the token counts are this replica's only, the
+// shared store being unreadable: see StoreError.
+func (s Statistics) Partial() bool { return s.StoreError != "" }
 
 // HealthStatus is the overall or a component's health.
 type HealthStatus string

@@ -210,7 +210,7 @@ var table = []entry{
 		Meaning: "name the Redis servers' certificates must carry, when it is not the host dialled (an IP address, or every node of a cluster behind one certificate)"},
 		binding: hostValue(func(c *Config) *string { return &c.Redis.TLSServerName })},
 	{KeyDoc: KeyDoc{Env: "REDIS_TIMEOUT", YAML: "spring.data.redis.timeout", Type: durMillis,
-		Meaning: "time limit of dialling and of each Redis command; more than 0"},
+		Meaning: "time limit of dialling and of each Redis command; on a request's path (renewal-lock waits included) a replica goes on without Redis after it, and /status and /statistics answer within it from the replica's own near cache; more than 0"},
 		def:     "2000ms",
 		binding: durationValue(func(c *Config) *time.Duration { return &c.Redis.Timeout }, time.Millisecond, positive)},
 	{KeyDoc: KeyDoc{Env: "REDIS_POOL_MAX_ACTIVE", YAML: "spring.data.redis.lettuce.pool.max-active", Type: "integer >= 1, or -1",

@@ -276,6 +276,7 @@ func (a *api) status(c *gin.Context) {
 		writeStatusFields(w, &ts)
 	}
 	w.time("timestamp", a.stamp(st.At))
+	writePartial(w, st.StoreError)
 	w.close()
 	send(c.Writer, http.StatusOK, w)
 }
@@ -308,6 +309,7 @@ func (a *api) statuses(c *gin.Context) {
 		w.close()
 	}
 	w.close()
+	writePartial(w, all.StoreError)
 	w.close()
 	send(c.Writer, http.StatusOK, w)
 }
@@ -342,6 +344,7 @@ func (a *api) statistics(c *gin.Context) {
 	w.uint("serviceLimitRefusals", s.ServiceLimitRefusals)
 	w.uint("rateLimitRefusals", s.RateLimitRefusals)
 	w.uint("reusedRefreshes", s.ReusedRefreshes)
+	writePartial(w, s.StoreError)
 	w.close()
 	send(c.Writer, http.StatusOK, w)
 }
@@ -365,6 +368,17 @@ func (a *api) health(c *gin.Context) {
 	w.close()
 	w.close()
 	send(c.Writer, code, w)
+}
+
+// writePartial marks an answer that is this replica's view only, the
+// shared store being unreadable: fields the guide does not have, absent
+// when the store answered, so that the guide's answers are unchanged.
+func writePartial(w *jsonWriter, storeError string) {
+	if storeError == "" {
+		return
+	}
+	w.bool("partial", true)
+	w.str("storeError", storeError)
 }
 
 func writeComponent(w *jsonWriter, name string, ch app.ComponentHealth) {

@@ -176,6 +176,20 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 		{name: "console icon", method: "GET", path: "/ui/favicon.svg", want: 200},
 		{name: "console stays open", auth: true, method: "GET", path: "/ui/", want: 200},
 		{name: "statistics", method: "GET", path: "/api/v1/jwt/statistics", want: 200},
+		{name: "statistics partial", svc: &fakeService{statistics: func(context.Context) (app.Statistics, error) {
+			return app.Statistics{At: testNow, TotalTokens: 1, ActiveTokens: 1, StoreError: "redisstore: list: context deadline exceeded"}, nil
+		}}, method: "GET", path: "/api/v1/jwt/statistics", want: 200},
+		{name: "statuses partial", svc: &fakeService{statuses: func(context.Context) (app.Statuses, error) {
+			return app.Statuses{At: testNow, Tokens: []app.TokenStatus{kyc}, StoreError: "redisstore: list: context deadline exceeded"}, nil
+		}}, method: "GET", path: "/api/v1/jwt/status", want: 200},
+		{name: "status partial", svc: &fakeService{status: func(context.Context, string) (app.TokenStatus, error) {
+			st := kyc
+			st.StoreError = "redisstore: get \"kyc\": context deadline exceeded"
+			return st, nil
+		}}, method: "GET", path: "/api/v1/jwt/status/kyc", want: 200},
+		{name: "status partial nothing cached", svc: &fakeService{status: func(_ context.Context, s string) (app.TokenStatus, error) {
+			return app.TokenStatus{Service: s, At: testNow, StoreError: "redisstore: get \"kyc\": context deadline exceeded"}, nil
+		}}, method: "GET", path: "/api/v1/jwt/status/kyc", want: 200},
 		{name: "statistics before any request", svc: &fakeService{statistics: func(context.Context) (app.Statistics, error) {
 			return app.Statistics{At: testNow}, nil
 		}}, method: "GET", path: "/api/v1/jwt/statistics", want: 200},

@@ -184,6 +184,7 @@ func (a *api) statusList(c *gin.Context) {
 		w.close()
 	}
 	w.close()
+	writePartial(w, all.StoreError)
 	w.close()
 	send(c.Writer, http.StatusOK, w)
 }

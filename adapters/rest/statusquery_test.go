@@ -195,6 +195,23 @@ func TestStatusQueryRenewalFields(t *testing.T) {
 	}
 }
 
+// TestStatusQueryPartial: with the store unreadable the page is this
+// replica's view, and says so as the guide's answer does.
+func TestStatusQueryPartial(t *testing.T) {
+	svc := &fakeService{statuses: func(context.Context) (app.Statuses, error) {
+		return app.Statuses{At: testNow, Tokens: []app.TokenStatus{inState("kyc", stateFresh)},
+			StoreError: "redisstore: list: context deadline exceeded"}, nil
+	}}
+	h, _ := newTestHandler(svc)
+	rec, body := do(t, h, http.MethodGet, "/api/v1/jwt/status?limit=5")
+	if rec.Code != http.StatusOK || body["partial"] != true || body["storeError"] != "redisstore: list: context deadline exceeded" {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if err := loadOpenAPI(t).CheckResponse("GET", "/api/v1/jwt/status?limit=5", rec.Code, rec.Header().Get("Content-Type"), rec.Body.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestStatusQueryLimits: the default page and the largest one, with more
 // services than either.
 func TestStatusQueryLimits(t *testing.T) {
