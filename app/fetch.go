@@ -307,7 +307,7 @@ func (f *fetch) failed(err error) (*cached, error) {
 	if f.kind == forced {
 		return nil, err
 	}
-	if f.fallback == nil || f.fallback.tok.Expired(s.opt.Clock.Now()) {
+	if f.fallback == nil || !s.policy.Servable(f.fallback.tok, s.opt.Clock.Now()) {
 		var tse *domain.TokenServiceError
 		if errors.As(err, &tse) {
 			// Each failure in a row widens the window: a token service in
@@ -374,6 +374,7 @@ func (s *Cache) install(e *entry, tok domain.Token) *cached {
 		tok:            tok,
 		bearer:         tok.AuthorizationHeader(),
 		cacheExpiresAt: s.policy.CacheExpiresAt(tok),
+		servableUntil:  s.policy.ServableUntil(tok),
 		renewAt:        s.policy.RenewAt(tok, s.opt.Jitter()),
 	}
 	e.cur.Store(c)
