@@ -28,6 +28,8 @@ type TokenStatus struct {
 	// Renewing is true while a renewal of this service runs on any replica
 	// sharing the store.
 	Renewing bool
+	// BoundToCertificate is true for a certificate-bound token (RFC 8705).
+	BoundToCertificate bool
 	// At is the instant the status describes.
 	At time.Time
 	// StoreError is empty when the status comes from the shared store.
