@@ -161,7 +161,7 @@ func (s *Cache) get(ctx context.Context, service string) (*cached, error) {
 // own ctx allows.
 func (s *Cache) fetchShared(ctx context.Context, service string) (*cached, error) {
 	ch := s.fetches.DoChan(service, func() (any, error) {
-		return s.tracked(func() (*cached, error) { return s.obtain(service, miss) })
+		return s.tracked(func() (*cached, error) { return s.obtain(ctx, service, miss) })
 	})
 	select {
 	case r := <-ch:

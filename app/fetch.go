@@ -71,11 +71,11 @@ type fetch struct {
 // fetch that is not forced is a miss or a renewal depends on what is
 // cached when it starts, not on who asked: misses and renewals share one
 // fetch.
-func (s *Cache) obtain(service string, kind fetchKind) (_ *cached, err error) {
+func (s *Cache) obtain(caller context.Context, service string, kind fetchKind) (_ *cached, err error) {
 	if s.closed.Load() {
 		return nil, domain.ErrClosed
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.opt.LockTTL+s.opt.FetchTimeout)
+	ctx, cancel := s.fetchContext(caller)
 	defer cancel()
 	e := s.entryOrCreate(service)
 	if e == nil {
@@ -327,6 +327,20 @@ func (f *fetch) failed(err error) (*cached, error) {
 	s.log.Warn("renewal failing; serving the still-valid token", "service", f.service,
 		"expiresAt", f.fallback.tok.ExpiresAt, "failures", n, "retryIn", delay)
 	return f.fallback, nil
+}
+
+// fetchContext is the context of one fetch: bounded by LockTTL +
+// FetchTimeout and ended by Close, never by the caller that started it (a
+// fetch is shared, and outlives a caller who leaves), but carrying that
+// caller's values, such as its trace span, to the ports. A nil caller (a
+// background renewal) carries none.
+func (s *Cache) fetchContext(caller context.Context) (context.Context, context.CancelFunc) {
+	if caller == nil {
+		return context.WithTimeout(s.ctx, s.opt.LockTTL+s.opt.FetchTimeout)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(caller), s.opt.LockTTL+s.opt.FetchTimeout)
+	stop := context.AfterFunc(s.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // issue makes one token-service call and records its outcome.

@@ -737,3 +737,56 @@ func TestTokenIsNotServedInItsLastMargin(t *testing.T) {
 		}
 	})
 }
+
+// callerKey marks a caller's context in TestSharedFetchCarriesTheCallersValues.
+type callerKey struct{}
+
+// valueIssuer records a value of the context each Issue gets.
+type valueIssuer struct {
+	countingIssuer
+	seenMu sync.Mutex
+	seen   any // guarded by seenMu
+}
+
+func (v *valueIssuer) Issue(ctx context.Context, service string) (domain.Token, error) {
+	v.set(ctx.Value(callerKey{}))
+	return v.countingIssuer.Issue(ctx, service)
+}
+
+func (v *valueIssuer) set(x any) { v.seenMu.Lock(); v.seen = x; v.seenMu.Unlock() }
+
+func (v *valueIssuer) get() any { v.seenMu.Lock(); defer v.seenMu.Unlock(); return v.seen }
+
+// TestSharedFetchCarriesTheCallersValues: the fetch a miss starts carries
+// the caller's context values (a trace span, for one) to the issuer, while
+// a background renewal carries none; the caller leaving still does not
+// cancel it (TestCallerCancellationDoesNotCancelTheSharedFetch).
+func TestSharedFetchCarriesTheCallersValues(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		issuer := &valueIssuer{countingIssuer: countingIssuer{lifetime: time.Hour}}
+		svc := newService(t, issuer, nil, func(o *app.Options) { o.IdleTimeout = -1 })
+		defer svc.Close()
+		ctx := context.WithValue(t.Context(), callerKey{}, "span-of-the-caller")
+		if _, err := svc.Token(ctx, "kyc"); err != nil {
+			t.Fatal(err)
+		}
+		if got := issuer.get(); got != "span-of-the-caller" {
+			t.Fatalf("the miss's fetch saw %v; want the caller's value", got)
+		}
+		if _, err := svc.Refresh(ctx, "kyc"); err != nil {
+			t.Fatal(err)
+		}
+		if got := issuer.get(); got != "span-of-the-caller" {
+			t.Fatalf("the forced refresh saw %v; want the caller's value", got)
+		}
+		issuer.set(nil)
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if n := issuer.calls.Load(); n < 3 {
+			t.Fatalf("%d calls; want the background renewal too", n)
+		}
+		if got := issuer.get(); got != nil {
+			t.Fatalf("the background renewal saw %v; want no caller's value", got)
+		}
+	})
+}
