@@ -138,9 +138,10 @@ func (s *Cache) get(ctx context.Context, service string) (*cached, error) {
 			case now.Before(c.cacheExpiresAt):
 				s.counters.hits.Add(1)
 				return c, nil
-			case now.Before(c.tok.ExpiresAt) && e.failures.Load() > 0:
+			case now.Before(c.servableUntil) && e.failures.Load() > 0:
 				// Inside the buffer, but renewal is failing and retrying on
-				// its own schedule: the still-valid token is the best answer.
+				// its own schedule: the still-valid token is the best answer,
+				// while it has enough life left to arrive valid.
 				s.counters.hits.Add(1)
 				return c, nil
 			}
@@ -162,7 +163,7 @@ func (s *Cache) get(ctx context.Context, service string) (*cached, error) {
 // own ctx allows.
 func (s *Cache) fetchShared(ctx context.Context, service string) (*cached, error) {
 	ch := s.fetches.DoChan(service, func() (any, error) {
-		return s.tracked(func() (*cached, error) { return s.obtain(service, miss) })
+		return s.tracked(func() (*cached, error) { return s.obtain(ctx, service, miss) })
 	})
 	select {
 	case r := <-ch:

@@ -49,6 +49,7 @@ type cached struct {
 	tok            domain.Token
 	bearer         string
 	cacheExpiresAt time.Time
+	servableUntil  time.Time // RenewalPolicy.ServableUntil: never handed out from then on
 	renewAt        time.Time // when its renewal timer was set to fire
 }
 

@@ -84,11 +84,11 @@ type fetch struct {
 // fetch that is not forced is a miss or a renewal depends on what is
 // cached when it starts, not on who asked: misses and renewals share one
 // fetch.
-func (s *Cache) obtain(service string, kind fetchKind) (_ *cached, err error) {
+func (s *Cache) obtain(caller context.Context, service string, kind fetchKind) (_ *cached, err error) {
 	if s.closed.Load() {
 		return nil, domain.ErrClosed
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.opt.LockTTL+s.opt.FetchTimeout)
+	ctx, cancel := s.fetchContext(caller)
 	defer cancel()
 	e := s.entryOrCreate(service)
 	if e == nil {
@@ -322,7 +322,7 @@ func (f *fetch) failed(err error) (*cached, error) {
 		s.emitFailure(EventRefreshFailed, f.service, err, 0)
 		return nil, err
 	}
-	if f.fallback == nil || f.fallback.tok.Expired(s.opt.Clock.Now()) {
+	if f.fallback == nil || !s.policy.Servable(f.fallback.tok, s.opt.Clock.Now()) {
 		var tse *domain.TokenServiceError
 		if errors.As(err, &tse) {
 			// Each failure in a row widens the window: a token service in
@@ -344,6 +344,20 @@ func (f *fetch) failed(err error) (*cached, error) {
 	s.log.Warn("renewal failing; serving the still-valid token", "service", f.service,
 		"expiresAt", f.fallback.tok.ExpiresAt, "failures", n, "retryIn", delay)
 	return f.fallback, nil
+}
+
+// fetchContext is the context of one fetch: bounded by LockTTL +
+// FetchTimeout and ended by Close, never by the caller that started it (a
+// fetch is shared, and outlives a caller who leaves), but carrying that
+// caller's values, such as its trace span, to the ports. A nil caller (a
+// background renewal) carries none.
+func (s *Cache) fetchContext(caller context.Context) (context.Context, context.CancelFunc) {
+	if caller == nil {
+		return context.WithTimeout(s.ctx, s.opt.LockTTL+s.opt.FetchTimeout)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(caller), s.opt.LockTTL+s.opt.FetchTimeout)
+	stop := context.AfterFunc(s.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // issue makes one token-service call and records its outcome.
@@ -391,6 +405,7 @@ func (s *Cache) install(e *entry, tok domain.Token) *cached {
 		tok:            tok,
 		bearer:         tok.AuthorizationHeader(),
 		cacheExpiresAt: s.policy.CacheExpiresAt(tok),
+		servableUntil:  s.policy.ServableUntil(tok),
 		renewAt:        s.policy.RenewAt(tok, s.opt.Jitter()),
 	}
 	if prev := e.cur.Swap(c); prev != nil && prev.tok.AccessToken != tok.AccessToken {

@@ -33,6 +33,7 @@ func (s *Cache) statusOf(service string, tok domain.Token, now time.Time, renewi
 		SecondsUntilCacheExpiry: st.SecondsUntilCacheExpiry,
 		State:                   st.State,
 		Renewing:                renewing,
+		BoundToCertificate:      tok.BoundToCertificate,
 		At:                      now,
 	}
 	if e := s.entry(service); e != nil {

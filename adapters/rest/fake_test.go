@@ -73,6 +73,7 @@ func describe(service string, tok domain.Token) app.TokenStatus {
 		SecondsUntilExpiry:      st.SecondsUntilExpiry,
 		SecondsUntilCacheExpiry: st.SecondsUntilCacheExpiry,
 		State:                   st.State,
+		BoundToCertificate:      tok.BoundToCertificate,
 		At:                      testNow,
 	}
 }

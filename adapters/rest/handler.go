@@ -204,9 +204,7 @@ func (a *api) sendToken(c *gin.Context, name, message string, tok domain.Token) 
 		Message:     message,
 		AccessToken: tok.AccessToken,
 		TokenStatus: tokenStatus(st),
-		// Only a certificate-bound token (RFC 8705) has it.
-		BoundToCertificate: tok.BoundToCertificate,
-		Timestamp:          a.stamp(st.At),
+		Timestamp:   a.stamp(st.At),
 	}
 	w := getWriter()
 	writeTokenResponse(w, &r)

@@ -86,6 +86,9 @@ type TokenStatus struct {
 	IsCacheExpired          bool      `json:"isCacheExpired"`
 	NeedsRenewal            bool      `json:"needsRenewal"`
 	IsRenewing              bool      `json:"isRenewing"`
+	// BoundToCertificate is true for a certificate-bound token (RFC 8705,
+	// a cnf claim with x5t#S256); absent otherwise. Not in the guide.
+	BoundToCertificate bool `json:"boundToCertificate,omitempty"`
 }
 
 // TokenResponse is the answer of GET TokenPath/{serviceName} and, with a
@@ -95,10 +98,7 @@ type TokenResponse struct {
 	Message     string `json:"message,omitempty"`
 	AccessToken string `json:"accessToken"`
 	TokenStatus
-	// BoundToCertificate is true for a certificate-bound token (RFC 8705,
-	// a cnf claim with x5t#S256); absent otherwise. Not in the guide.
-	BoundToCertificate bool      `json:"boundToCertificate,omitempty"`
-	Timestamp          time.Time `json:"timestamp"`
+	Timestamp time.Time `json:"timestamp"`
 }
 
 // ErrorResponse is the one shape of every error answer.
