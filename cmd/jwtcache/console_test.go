@@ -435,7 +435,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.waitJS("the refusal", "document.getElementById('toast').textContent.includes('API key is required')", 5*time.Second)
 	b.do(chromedp.Click(chromedp.CSS(`tr[data-service="ledger"] button.evict`)),
 		chromedp.Click(chromedp.CSS(`tr[data-service="ledger"] button.evict`)))
-	b.waitJS("the key panel", "!document.getElementById('keypanel').hidden", 5*time.Second)
+	// The button is disabled while its request is out: enabled again, the
+	// refusal has been handled.
+	b.waitJS("the evict refusal handled", "!document.querySelector('tr[data-service=ledger] button.evict').disabled && "+
+		"!document.getElementById('keypanel').hidden", 5*time.Second)
 	stats := apiCall(t, "GET", api+"/statistics")
 	if stats["forcedRefreshes"] != 0.0 || stats["evictions"] != 0.0 {
 		t.Fatalf("refused actions changed the cache: %v", stats)

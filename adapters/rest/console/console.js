@@ -526,11 +526,15 @@
 
   async function act(name, button, method, path, done) {
     button.disabled = true;
+    const keyUsed = view.key;
     try {
       const r = await fetch(path, { method, headers: headers(), cache: 'no-store', credentials: 'omit' });
       let body = null;
       try { body = await r.json(); } catch (_) { body = null; }
-      if (r.status === 401) {
+      if (r.status === 401 && keyUsed !== view.key) {
+        // Sent with the key that was replaced meanwhile: nothing to ask.
+        toast('Refused: sent before the new API key was set; try again.', true);
+      } else if (r.status === 401) {
         toast('Refused: an API key is required for this action.', true);
         openKeyPanel(view.key ? 'The API key was not accepted. Enter a valid key to refresh or evict tokens.'
           : 'Refreshing and evicting tokens needs an API key (JWT_API_KEYS).');
