@@ -450,6 +450,8 @@ var badValues = []struct {
 	{"MANAGEMENT_PORT", "65536", "65536 is out of range 0..65535"},
 	{"MANAGEMENT_PORT", "off", `"off" is not an integer`},
 	{"MANAGEMENT_PORT", "8080", "8080 is SERVER_PORT (server.port) too"},
+	{"MANAGEMENT_ADDRESS", "127.0.0.1", "has no effect without MANAGEMENT_PORT"},
+	{"MANAGEMENT_MAX_CONNECTIONS", "100", "has no effect without MANAGEMENT_PORT"},
 	{"LOG_LEVEL", "trace", `"trace" is not debug, info, warn or error`},
 	{"LOG_FORMAT", "xml", `"xml" is not text or json`},
 }

@@ -120,7 +120,7 @@ func newManagementServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, a
 	}
 	h := rest.NewManagementHandler(cache, rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler(), Observer: m, TracerProvider: tp, Readiness: ready})
 	s := rest.NewServer(sc.ManagementAddr, h, logger)
-	s.SetLimits(rest.ManagementLimits)
+	s.SetLimits(sc.ManagementLimits)
 	lc.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
 	return managementServer{s}
 }
@@ -141,13 +141,14 @@ func newServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, auth *rest.
 
 // serverConfig is where and how the REST listeners listen.
 type serverConfig struct {
-	Addr           string
-	Limits         rest.Limits
-	ManagementAddr string // empty: no management listener
+	Addr             string
+	Limits           rest.Limits
+	ManagementAddr   string // empty: no management listener
+	ManagementLimits rest.Limits
 }
 
-// restServerConfig maps the SERVER_* and MANAGEMENT_PORT keys onto the
-// REST adapter's listeners.
+// restServerConfig maps the SERVER_* and MANAGEMENT_* keys onto the REST
+// adapter's listeners.
 func restServerConfig(cfg config.Config) serverConfig {
 	s := cfg.Server
 	return serverConfig{
@@ -159,8 +160,19 @@ func restServerConfig(cfg config.Config) serverConfig {
 			MaxHeaderBytes: s.MaxHeaderBytes,
 			MaxConnections: s.MaxConnections,
 		},
-		ManagementAddr: s.ManagementAddr(),
+		ManagementAddr:   s.ManagementAddr(),
+		ManagementLimits: managementLimits(s),
 	}
+}
+
+// managementLimits are the REST adapter's management limits with
+// MANAGEMENT_MAX_CONNECTIONS, when set.
+func managementLimits(s config.ServerConfig) rest.Limits {
+	l := rest.ManagementLimits
+	if s.ManagementMaxConnections > 0 {
+		l.MaxConnections = s.ManagementMaxConnections
+	}
+	return l
 }
 
 // restAuthOptions maps the API keys of cfg onto the REST adapter's access

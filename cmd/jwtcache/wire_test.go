@@ -109,3 +109,27 @@ func TestWiringPortInUseFailsStart(t *testing.T) {
 		t.Fatal("Start succeeded on a port in use")
 	}
 }
+
+// TestManagementServerConfig: MANAGEMENT_ADDRESS and
+// MANAGEMENT_MAX_CONNECTIONS reach the management listener, which keeps
+// the REST adapter's other management limits; the documented default cap
+// is the adapter's.
+func TestManagementServerConfig(t *testing.T) {
+	sc := restServerConfig(wireConfig(t, "MANAGEMENT_PORT=0", "MANAGEMENT_ADDRESS=127.0.0.2", "MANAGEMENT_MAX_CONNECTIONS=7"))
+	if sc.ManagementAddr != "127.0.0.2:0" || sc.Addr != "127.0.0.1:0" {
+		t.Errorf("addresses %q and %q", sc.ManagementAddr, sc.Addr)
+	}
+	want := rest.ManagementLimits
+	want.MaxConnections = 7
+	if sc.ManagementLimits != want {
+		t.Errorf("management limits %+v, want %+v", sc.ManagementLimits, want)
+	}
+	if sc := restServerConfig(wireConfig(t, "MANAGEMENT_PORT=0")); sc.ManagementLimits != rest.ManagementLimits {
+		t.Errorf("default management limits %+v, want %+v", sc.ManagementLimits, rest.ManagementLimits)
+	}
+	for _, k := range config.Keys() {
+		if k.Env == "MANAGEMENT_MAX_CONNECTIONS" && k.Default != strconv.Itoa(rest.DefaultManagementMaxConnections) {
+			t.Errorf("MANAGEMENT_MAX_CONNECTIONS documented default %q, the REST adapter's is %d", k.Default, rest.DefaultManagementMaxConnections)
+		}
+	}
+}
