@@ -430,6 +430,9 @@ type ServerConfig struct {
 	// connections; 0 means the REST adapter's default (see
 	// rest.ManagementLimits).
 	ManagementMaxConnections int
+	// ShutdownTimeout bounds the stop on SIGTERM; 0 means derived, see
+	// Config.ShutdownTimeout.
+	ShutdownTimeout time.Duration
 }
 
 // Addr is the listen address, "address:port" (":8080" for all
@@ -588,6 +591,7 @@ func (c Config) problems() []error {
 	}
 
 	errs = append(errs, c.serverProblems()...)
+	errs = append(errs, c.shutdownProblems()...)
 
 	r := c.Redis
 	if r.PoolMinIdle > r.PoolMaxIdle && r.PoolMaxIdle >= 0 {

@@ -440,6 +440,8 @@ var badValues = []struct {
 	{"SERVER_READ_TIMEOUT", "soon", `"soon" is not a duration`},
 	{"SERVER_WRITE_TIMEOUT", "-1s", "must not be negative"},
 	{"SERVER_WRITE_TIMEOUT", "40s", "40s must be longer than JWT_LOCK_TTL (jwt.token.cache.lock-ttl) plus the longest token request timeout (40s together)"},
+	{"SERVER_SHUTDOWN_TIMEOUT", "-1s", "must not be negative"},
+	{"SERVER_SHUTDOWN_TIMEOUT", "5s", "5s must be longer than REDIS_TIMEOUT (spring.data.redis.timeout) + 5s (7s)"},
 	{"SERVER_IDLE_TIMEOUT", "0s", "must be more than 0"},
 	{"SERVER_MAX_HEADER_BYTES", "512", "512 bytes is out of range 1024..1048576"},
 	{"SERVER_MAX_HEADER_BYTES", "2MB", "2097152 bytes is out of range 1024..1048576"},

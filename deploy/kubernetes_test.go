@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -215,9 +216,6 @@ func imageUser(t *testing.T) int {
 	return n
 }
 
-// shutdownBound is the drained shutdown's upper bound (cmd/jwtcache).
-const shutdownBound = 15
-
 // TestKubernetesBase renders the kustomize base with kubectl and checks
 // its objects, their wiring and the pod's security settings.
 func TestKubernetesBase(t *testing.T) {
@@ -269,13 +267,16 @@ func TestKubernetesBase(t *testing.T) {
 	}
 
 	// Shutdown: the preStop sleep the README advises, and a grace period
-	// that covers it and the drained shutdown.
+	// that covers it and the drained shutdown, whose bound the ConfigMap's
+	// settings give (SERVER_SHUTDOWN_TIMEOUT or the one derived from
+	// JWT_LOCK_TTL, the token timeout and REDIS_TIMEOUT).
 	sleep := readmePreStopSeconds(t)
 	if s := c.Lifecycle.PreStop.Sleep; s == nil || s.Seconds != sleep {
 		t.Errorf("preStop sleep %+v, the README says %d s", s, sleep)
 	}
-	if pod.TerminationGracePeriodSeconds < sleep+shutdownBound {
-		t.Errorf("terminationGracePeriodSeconds %d < preStop %d s + shutdown %d s", pod.TerminationGracePeriodSeconds, sleep, shutdownBound)
+	shutdown := int(math.Ceil(deployedConfig(t, cm.Data).ShutdownTimeout().Seconds()))
+	if pod.TerminationGracePeriodSeconds < sleep+shutdown {
+		t.Errorf("terminationGracePeriodSeconds %d < preStop %d s + shutdown %d s", pod.TerminationGracePeriodSeconds, sleep, shutdown)
 	}
 
 	// Resources.
@@ -450,19 +451,28 @@ func checkSettings(t *testing.T, cm, secret map[string]string) {
 		}
 	}
 	// With real values in its place, the same configuration loads.
+	deployedConfig(t, cm)
+}
+
+// deployedConfig is the configuration the ConfigMap cm gives with the
+// Secret filled in.
+func deployedConfig(t *testing.T, cm map[string]string) config.Config {
+	t.Helper()
 	real := map[string]string{
 		"JWT_CLIENT_SECRET":        "a-real-secret",
 		"JWT_API_KEYS":             "k3y-for-everything-0123456789",
 		"JWT_CACHE_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
 	}
-	environ = environ[:0]
+	var environ []string
 	for k, v := range cm {
 		environ = append(environ, k+"="+v)
 	}
 	for k, v := range real {
 		environ = append(environ, k+"="+v)
 	}
-	if _, err := config.Load(config.LoadOptions{Environ: environ}); err != nil {
-		t.Errorf("the ConfigMap with a filled-in Secret does not load: %v", err)
+	cfg, err := config.Load(config.LoadOptions{Environ: environ})
+	if err != nil {
+		t.Fatalf("the ConfigMap with a filled-in Secret does not load: %v", err)
 	}
+	return cfg
 }

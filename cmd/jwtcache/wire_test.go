@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"go.uber.org/fx"
@@ -131,5 +133,26 @@ func TestManagementServerConfig(t *testing.T) {
 		if k.Env == "MANAGEMENT_MAX_CONNECTIONS" && k.Default != strconv.Itoa(rest.DefaultManagementMaxConnections) {
 			t.Errorf("MANAGEMENT_MAX_CONNECTIONS documented default %q, the REST adapter's is %d", k.Default, rest.DefaultManagementMaxConnections)
 		}
+	}
+}
+
+// TestDrainWithin: a listener's stop ends reserve before the stop's
+// deadline, leaving the rest to the hooks after it; without a deadline it
+// has none either.
+func TestDrainWithin(t *testing.T) {
+	var got time.Time
+	var had bool
+	stop := drainWithin(7*time.Second, func(ctx context.Context) error {
+		got, had = ctx.Deadline()
+		return nil
+	})
+	deadline := time.Now().Add(50 * time.Second)
+	ctx, cancel := context.WithDeadline(t.Context(), deadline)
+	defer cancel()
+	if err := stop(ctx); err != nil || !had || !got.Equal(deadline.Add(-7*time.Second)) {
+		t.Errorf("drain deadline %v (%v), want %v", got, had, deadline.Add(-7*time.Second))
+	}
+	if err := stop(context.Background()); err != nil || had {
+		t.Errorf("a drain without a stop deadline got one: %v", got)
 	}
 }
