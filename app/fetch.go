@@ -349,12 +349,9 @@ func (f *fetch) failed(err error) (*cached, error) {
 // fetchContext is the context of one fetch: bounded by LockTTL +
 // FetchTimeout and ended by Close, never by the caller that started it (a
 // fetch is shared, and outlives a caller who leaves), but carrying that
-// caller's values, such as its trace span, to the ports. A nil caller (a
-// background renewal) carries none.
+// caller's values, such as its trace span, to the ports. A background
+// renewal passes the cache's own context, which carries none.
 func (s *Cache) fetchContext(caller context.Context) (context.Context, context.CancelFunc) {
-	if caller == nil {
-		return context.WithTimeout(s.ctx, s.opt.LockTTL+s.opt.FetchTimeout)
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(caller), s.opt.LockTTL+s.opt.FetchTimeout)
 	stop := context.AfterFunc(s.ctx, cancel)
 	return ctx, func() { stop(); cancel() }
