@@ -242,7 +242,7 @@ var table = []entry{
 		Meaning: "file of more API keys, one entry per line as in JWT_API_KEYS, '#' starting a comment line (a mounted Kubernetes secret); added to JWT_API_KEYS. Read again when it changes (at most once a second): the REST API accepts the new keys without a restart; a file that becomes unreadable or holds no valid key keeps the last good keys"},
 		binding: apiKeysFileValue(func(c *Config) *string { return &c.API.KeysFile }, func(c *Config) *[]APIKey { return &c.API.FileKeys })},
 	{KeyDoc: KeyDoc{Env: "JWT_API_PROTECT_STATUS", YAML: "jwt.api.protect-status", Type: "boolean (true/false, yes/no, on/off, 1/0)",
-		Meaning: "require an API key for the status and statistics endpoints too; health stays open for probes"},
+		Meaning: "require an API key for the status, statistics and event endpoints and the console too; health stays open for probes"},
 		def:     "false",
 		binding: boolValue(func(c *Config) *bool { return &c.API.ProtectStatus })},
 
