@@ -48,6 +48,7 @@ type Cache struct {
 	issuerSeen  atomic.Pointer[issuerOutcome] // nil until the first token-service call
 	probeSeen   atomic.Pointer[issuerOutcome] // nil until the first probe (Options.Prober)
 	writeFailed atomic.Pointer[storeWrite]    // nil unless the latest store write failed
+	events      *EventFeed                    // what happens to the tokens; closed by Close
 }
 
 type counters struct {
@@ -83,6 +84,7 @@ func New(opts Options) (*Cache, error) {
 		ctx:     ctx,
 		cancel:  cancel,
 		budget:  newBudget(o),
+		events:  NewEventFeed(o.EventHistory, o.EventQueue),
 	}
 	s.entries = newEntryMap()
 	s.goBackground(func() { s.every(o.CheckInterval, s.checkRenewals) })
@@ -136,9 +138,10 @@ func (s *Cache) get(ctx context.Context, service string) (*cached, error) {
 			case now.Before(c.cacheExpiresAt):
 				s.counters.hits.Add(1)
 				return c, nil
-			case now.Before(c.tok.ExpiresAt) && e.failures.Load() > 0:
+			case now.Before(c.servableUntil) && e.failures.Load() > 0:
 				// Inside the buffer, but renewal is failing and retrying on
-				// its own schedule: the still-valid token is the best answer.
+				// its own schedule: the still-valid token is the best answer,
+				// while it has enough life left to arrive valid.
 				s.counters.hits.Add(1)
 				return c, nil
 			}
@@ -160,7 +163,7 @@ func (s *Cache) get(ctx context.Context, service string) (*cached, error) {
 // own ctx allows.
 func (s *Cache) fetchShared(ctx context.Context, service string) (*cached, error) {
 	ch := s.fetches.DoChan(service, func() (any, error) {
-		return s.tracked(func() (*cached, error) { return s.obtain(service, miss) })
+		return s.tracked(func() (*cached, error) { return s.obtain(ctx, service, miss) })
 	})
 	select {
 	case r := <-ch:
@@ -232,6 +235,7 @@ func (s *Cache) Evict(ctx context.Context, service string) (Eviction, error) {
 	}
 	if removed {
 		s.counters.evictions.Add(1)
+		s.emit(Event{Type: EventEvicted, Service: service, ExpiresAt: ev.Token.ExpiresAt})
 	}
 	s.publish(service)
 	return ev, nil

@@ -18,6 +18,10 @@ type entry struct {
 	lastUsed atomic.Int64
 	renewing atomic.Int32 // fetches for this service running in this process
 	failures atomic.Int32 // consecutive failed renewals; >0 means renewal is failing
+	// lastRenewed is the unix-nano time this process last replaced the
+	// cached token with a new one (its own renewal or refresh, or another
+	// replica's); 0 before the first replacement.
+	lastRenewed atomic.Int64
 	// failure is the token service's latest refusal when nothing valid
 	// could be served; until its end, callers share it instead of each
 	// asking the token service again. It outlives its end, to count the
@@ -45,6 +49,7 @@ type cached struct {
 	tok            domain.Token
 	bearer         string
 	cacheExpiresAt time.Time
+	servableUntil  time.Time // RenewalPolicy.ServableUntil: never handed out from then on
 	renewAt        time.Time // when its renewal timer was set to fire
 }
 

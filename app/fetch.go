@@ -45,6 +45,19 @@ const (
 	forced
 )
 
+// succeeded is the event of a fetch of this kind that got a token from
+// the token service.
+func (k fetchKind) succeeded() EventType {
+	switch k {
+	case renewal:
+		return EventRenewed
+	case forced:
+		return EventRefreshed
+	default:
+		return EventObtained
+	}
+}
+
 // fetch is the state of one run of the protocol for one service.
 type fetch struct {
 	s       *Cache
@@ -71,11 +84,11 @@ type fetch struct {
 // fetch that is not forced is a miss or a renewal depends on what is
 // cached when it starts, not on who asked: misses and renewals share one
 // fetch.
-func (s *Cache) obtain(service string, kind fetchKind) (_ *cached, err error) {
+func (s *Cache) obtain(caller context.Context, service string, kind fetchKind) (_ *cached, err error) {
 	if s.closed.Load() {
 		return nil, domain.ErrClosed
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.opt.LockTTL+s.opt.FetchTimeout)
+	ctx, cancel := s.fetchContext(caller)
 	defer cancel()
 	e := s.entryOrCreate(service)
 	if e == nil {
@@ -271,6 +284,7 @@ func (f *fetch) issue() (*cached, error) {
 	if f.kind == renewal {
 		s.counters.renewals.Add(1)
 	}
+	s.emit(Event{Type: f.kind.succeeded(), Service: f.service, ExpiresAt: tok.ExpiresAt})
 	f.e.failures.Store(0)
 	c := s.install(f.e, tok)
 	// Then the store and the other replicas learn of it, before the lock
@@ -305,9 +319,10 @@ func (f *fetch) failed(err error) (*cached, error) {
 		return nil, domain.ErrClosed
 	}
 	if f.kind == forced {
+		s.emitFailure(EventRefreshFailed, f.service, err, 0)
 		return nil, err
 	}
-	if f.fallback == nil || f.fallback.tok.Expired(s.opt.Clock.Now()) {
+	if f.fallback == nil || !s.policy.Servable(f.fallback.tok, s.opt.Clock.Now()) {
 		var tse *domain.TokenServiceError
 		if errors.As(err, &tse) {
 			// Each failure in a row widens the window: a token service in
@@ -319,14 +334,27 @@ func (f *fetch) failed(err error) (*cached, error) {
 			}
 			f.e.failure.Store(&recentFailure{err: err, n: n, until: s.opt.Clock.Now().Add(s.retryDelay(n, err))})
 		}
+		s.emitFailure(EventRefused, f.service, err, 0)
 		return nil, err
 	}
 	n := f.e.failures.Add(1)
+	s.emitFailure(EventRenewalFailed, f.service, err, n)
 	delay := s.retryDelay(n, err)
 	f.e.schedule(delay, func() { s.renewInBackground(f.service) })
 	s.log.Warn("renewal failing; serving the still-valid token", "service", f.service,
 		"expiresAt", f.fallback.tok.ExpiresAt, "failures", n, "retryIn", delay)
 	return f.fallback, nil
+}
+
+// fetchContext is the context of one fetch: bounded by LockTTL +
+// FetchTimeout and ended by Close, never by the caller that started it (a
+// fetch is shared, and outlives a caller who leaves), but carrying that
+// caller's values, such as its trace span, to the ports. A background
+// renewal passes the cache's own context, which carries none.
+func (s *Cache) fetchContext(caller context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(caller), s.opt.LockTTL+s.opt.FetchTimeout)
+	stop := context.AfterFunc(s.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // issue makes one token-service call and records its outcome.
@@ -374,9 +402,12 @@ func (s *Cache) install(e *entry, tok domain.Token) *cached {
 		tok:            tok,
 		bearer:         tok.AuthorizationHeader(),
 		cacheExpiresAt: s.policy.CacheExpiresAt(tok),
+		servableUntil:  s.policy.ServableUntil(tok),
 		renewAt:        s.policy.RenewAt(tok, s.opt.Jitter()),
 	}
-	e.cur.Store(c)
+	if prev := e.cur.Swap(c); prev != nil && prev.tok.AccessToken != tok.AccessToken {
+		e.lastRenewed.Store(s.opt.Clock.Now().UnixNano())
+	}
 	e.failure.Store(nil)
 	e.notifyChanged()
 	if e.failures.Load() == 0 || !s.policy.InRenewalWindow(tok, s.opt.Clock.Now()) {

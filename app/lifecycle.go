@@ -21,6 +21,7 @@ func (s *Cache) Close() error {
 		e.stopTimer()
 	}
 	s.wg.Wait()
+	s.events.Close() // ends the event streams
 	if s.opt.OnClose != nil {
 		return s.opt.OnClose()
 	}

@@ -86,7 +86,7 @@ func (s *Cache) RefreshWithResult(ctx context.Context, service string) (RefreshR
 		return RefreshResult{Token: c.tok, Reused: true}, nil
 	}
 	ch := s.forced.DoChan(service, func() (any, error) {
-		return s.tracked(func() (*cached, error) { return s.refreshNow(service) })
+		return s.tracked(func() (*cached, error) { return s.refreshNow(ctx, service) })
 	})
 	select {
 	case r := <-ch:
@@ -102,8 +102,8 @@ func (s *Cache) RefreshWithResult(ctx context.Context, service string) (RefreshR
 // refreshNow runs a forced fetch and records it for the refresh floor.
 // The record is in place before the shared call ends, so a Refresh
 // arriving after it either joins the call or finds the record.
-func (s *Cache) refreshNow(service string) (*cached, error) {
-	c, err := s.obtain(service, forced)
+func (s *Cache) refreshNow(caller context.Context, service string) (*cached, error) {
+	c, err := s.obtain(caller, service, forced)
 	if err != nil {
 		return nil, err
 	}

@@ -126,6 +126,11 @@ type Options struct {
 	// stopped: the place to release what the Cache was built on (a Redis
 	// client, for instance). Optional.
 	OnClose func() error
+	// EventHistory is how many recent events Events keeps for new
+	// subscribers; EventQueue how many may wait for one slow subscriber
+	// before it loses some. Optional: DefaultEventHistory and
+	// DefaultEventQueue.
+	EventHistory, EventQueue int
 }
 
 // withDefaults returns o with every optional field filled in, or an error
@@ -179,6 +184,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Jitter == nil {
 		o.Jitter = rand.Float64
+	}
+	if o.EventHistory < 0 || o.EventQueue < 0 {
+		return o, errors.New("app: Options.EventHistory and Options.EventQueue must not be negative")
+	}
+	if o.EventHistory == 0 {
+		o.EventHistory = DefaultEventHistory
+	}
+	if o.EventQueue == 0 {
+		o.EventQueue = DefaultEventQueue
 	}
 	return o, nil
 }

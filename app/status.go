@@ -20,7 +20,7 @@ func (s *Cache) Describe(service string, tok domain.Token) TokenStatus {
 
 func (s *Cache) statusOf(service string, tok domain.Token, now time.Time, renewing bool) TokenStatus {
 	st := s.policy.Standing(tok, now)
-	return TokenStatus{
+	ts := TokenStatus{
 		Service:                 service,
 		Exists:                  true,
 		TokenType:               tok.TokenType,
@@ -33,8 +33,19 @@ func (s *Cache) statusOf(service string, tok domain.Token, now time.Time, renewi
 		SecondsUntilCacheExpiry: st.SecondsUntilCacheExpiry,
 		State:                   st.State,
 		Renewing:                renewing,
+		BoundToCertificate:      tok.BoundToCertificate,
 		At:                      now,
 	}
+	if e := s.entry(service); e != nil {
+		if c := e.cur.Load(); c != nil && c.tok.AccessToken == tok.AccessToken {
+			ts.RenewAt = c.renewAt
+			ts.Failures = int(e.failures.Load())
+		}
+		if n := e.lastRenewed.Load(); n != 0 {
+			ts.LastRenewal = time.Unix(0, n)
+		}
+	}
+	return ts
 }
 
 // Status describes service's cached token without fetching one: Exists is

@@ -28,6 +28,16 @@ type TokenStatus struct {
 	// Renewing is true while a renewal of this service runs on any replica
 	// sharing the store.
 	Renewing bool
+	// BoundToCertificate is true for a certificate-bound token (RFC 8705).
+	BoundToCertificate bool
+	// This process's view, from its near cache; zero when it does not hold
+	// this token. RenewAt is when its renewal timer for the token fires
+	// (or fired); LastRenewal when it last replaced the service's token
+	// with a new one; Failures its consecutive failed renewals, retried
+	// with backoff while the token is still served (more than 0: failing).
+	RenewAt     time.Time
+	LastRenewal time.Time
+	Failures    int
 	// At is the instant the status describes.
 	At time.Time
 	// StoreError is empty when the status comes from the shared store.

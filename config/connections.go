@@ -8,8 +8,9 @@ import (
 
 // ConnectionFDReserve is how many of the process's file descriptors
 // SERVER_MAX_CONNECTIONS should leave for everything else: Redis's pool,
-// the token service's connections, the management listener (64
-// connections), the credential files and the log. A larger
+// the token service's connections, the credential files and the log. (The
+// management listener's own cap, when it is on, comes on top and is not
+// counted here.) A larger
 // SERVER_MAX_CONNECTIONS is not refused (the open-file limit can be raised
 // without a restart of anything but jwtcache), but warned about at
 // start-up: a full listener would make those fail with "too many open

@@ -452,6 +452,8 @@ var badValues = []struct {
 	{"SERVER_READ_TIMEOUT", "soon", `"soon" is not a duration`},
 	{"SERVER_WRITE_TIMEOUT", "-1s", "must not be negative"},
 	{"SERVER_WRITE_TIMEOUT", "40s", "40s must be longer than JWT_LOCK_TTL (jwt.token.cache.lock-ttl) plus the longest token request timeout (40s together)"},
+	{"SERVER_SHUTDOWN_TIMEOUT", "-1s", "must not be negative"},
+	{"SERVER_SHUTDOWN_TIMEOUT", "5s", "5s must be longer than REDIS_TIMEOUT (spring.data.redis.timeout) + 5s (7s)"},
 	{"SERVER_IDLE_TIMEOUT", "0s", "must be more than 0"},
 	{"SERVER_MAX_HEADER_BYTES", "512", "512 bytes is out of range 1024..1048576"},
 	{"SERVER_MAX_HEADER_BYTES", "2MB", "2097152 bytes is out of range 1024..1048576"},
@@ -462,6 +464,8 @@ var badValues = []struct {
 	{"MANAGEMENT_PORT", "65536", "65536 is out of range 0..65535"},
 	{"MANAGEMENT_PORT", "off", `"off" is not an integer`},
 	{"MANAGEMENT_PORT", "8080", "8080 is SERVER_PORT (server.port) too"},
+	{"MANAGEMENT_ADDRESS", "127.0.0.1", "has no effect without MANAGEMENT_PORT"},
+	{"MANAGEMENT_MAX_CONNECTIONS", "100", "has no effect without MANAGEMENT_PORT"},
 	{"LOG_LEVEL", "trace", `"trace" is not debug, info, warn or error`},
 	{"LOG_FORMAT", "xml", `"xml" is not text or json`},
 }

@@ -329,10 +329,12 @@ func TestSoak(t *testing.T) {
 		}
 		r.mu.Unlock()
 	}
-	summary := checkSoak(t, soakInput{
+	in := soakInput{
 		records: records, phases: phases, calls: ts.calls(), logs: logs,
 		killedSlot: int(killed.Load()) - 1, dead: deadWindow, begin: begin,
-	})
+	}
+	summary := checkSoak(t, in)
+	writeSoakChart(t, in, max(total, mins))
 	t.Logf("soak: %d requests, %d answered; latency p50 %v, p99 %v, max %v",
 		res.Requests, res.Requests-res.Errors, res.Percentile(0.5), res.Percentile(0.99), res.Max())
 	t.Log("soak summary:\n" + summary)
@@ -610,14 +612,18 @@ func checkSoak(t *testing.T, in soakInput) string {
 					report("buffer", "tokens inside their buffer served while the token service was healthy", rec, "needsRenewal true, token "+rec.fingerprint)
 				}
 			}
-			if rec.expiresAt.After(latestExp[rec.service]) {
-				latestExp[rec.service] = rec.expiresAt
+			// A token is handed out only while it has its last margin of
+			// life left (domain.RenewalPolicy.ServableUntil): a 5xx in
+			// that margin takes nothing valid away.
+			margin := domain.RenewalPolicy{}.ServeMargin(domain.Token{IssuedAt: rec.issuedAt, ExpiresAt: rec.expiresAt})
+			if until := rec.expiresAt.Add(-margin); until.After(latestExp[rec.service]) {
+				latestExp[rec.service] = until
 			}
 		case rec.status >= 500:
 			pt.fiveXX++
 			if exp := latestExp[rec.service]; rec.end.Before(exp) {
 				report("5xx", "5xx answers while a valid token had been handed out", rec,
-					fmt.Sprintf("%d %s; a token valid until %s had been served", rec.status, rec.errCode, exp.Format(time.TimeOnly)))
+					fmt.Sprintf("%d %s; a token servable until %s had been served", rec.status, rec.errCode, exp.Format("15:04:05.000")))
 			}
 		default:
 			report("status", "unexpected statuses", rec, strconv.Itoa(rec.status)+" "+rec.errCode)
