@@ -8,7 +8,8 @@ type State int
 const (
 	// Fresh tokens are served as they are.
 	Fresh State = iota
-	// Due tokens are inside their renewal buffer: still valid, but a
+	// Due tokens are past their fresh life (inside their renewal buffer, or
+	// past their cached life when the policy caps it): still valid, but a
 	// renewal should already have replaced them. They are served only while
 	// renewal is failing.
 	Due
@@ -44,9 +45,18 @@ const maxRenewalLead = 10 * time.Second
 // buffer). A token whose lifetime is not more than twice the buffer would be
 // due as soon as it is issued and renewal would spin; for such tokens the
 // effective buffer is capped at half the lifetime.
+//
+// A token's cached life may be shorter than its validity: with MaxLife
+// (CACHE_TTL) set, every store drops a token at Token.CachedUntil(MaxLife),
+// and the token stops being fresh then at the latest, so that it is renewed
+// ahead of that instant like any other, once per cached life, and no
+// replica ever finds the store empty mid-life.
 type RenewalPolicy struct {
 	// Buffer is how long before expiry a token stops being fresh.
 	Buffer time.Duration
+	// MaxLife caps a token's cached life at IssuedAt + MaxLife; zero
+	// means no cap.
+	MaxLife time.Duration
 }
 
 // EffectiveBuffer is the buffer applied to t: Buffer, capped at half of t's
@@ -63,9 +73,19 @@ func (p RenewalPolicy) EffectiveBuffer(t Token) time.Duration {
 }
 
 // CacheExpiresAt is the instant t stops being fresh: ExpiresAt less the
-// effective buffer.
+// effective buffer, or the end of t's cached life if that is sooner.
 func (p RenewalPolicy) CacheExpiresAt(t Token) time.Time {
-	return t.ExpiresAt.Add(-p.EffectiveBuffer(t))
+	at := t.ExpiresAt.Add(-p.EffectiveBuffer(t))
+	if end := t.CachedUntil(p.MaxLife); end.Before(at) {
+		return end
+	}
+	return at
+}
+
+// LifeCapped reports whether MaxLife, not the buffer, decides when t stops
+// being fresh: t is renewed earlier than its expiry alone would need.
+func (p RenewalPolicy) LifeCapped(t Token) bool {
+	return t.CachedUntil(p.MaxLife).Before(t.ExpiresAt.Add(-p.EffectiveBuffer(t)))
 }
 
 // State reports where t stands at now. The boundaries are exact: t is fresh

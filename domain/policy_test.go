@@ -137,3 +137,72 @@ func TestNormalizeTokenType(t *testing.T) {
 		}
 	}
 }
+
+func TestCachedUntilIsTheEarlierOfExpiryAndFetchPlusMaxLife(t *testing.T) {
+	tok := token(time.Hour)
+	tests := []struct {
+		name    string
+		tok     domain.Token
+		maxLife time.Duration
+		want    time.Time
+	}{
+		{"no cap", tok, 0, tok.ExpiresAt},
+		{"negative is no cap", tok, -time.Minute, tok.ExpiresAt},
+		{"cap shorter than the lifetime", tok, 30 * time.Minute, t0.Add(30 * time.Minute)},
+		{"cap 1ns shorter than the lifetime", tok, time.Hour - time.Nanosecond, tok.ExpiresAt.Add(-time.Nanosecond)},
+		{"cap exactly the lifetime", tok, time.Hour, tok.ExpiresAt},
+		{"cap 1ns longer than the lifetime", tok, time.Hour + time.Nanosecond, tok.ExpiresAt},
+		{"no IssuedAt: expiry alone", domain.Token{AccessToken: "x", ExpiresAt: tok.ExpiresAt}, time.Minute, tok.ExpiresAt},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.tok.CachedUntil(tc.maxLife); !got.Equal(tc.want) {
+				t.Fatalf("CachedUntil(%v) = %v, want %v", tc.maxLife, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMaxLifeEndsFreshnessAtTheEndOfTheCachedLife(t *testing.T) {
+	tok := token(time.Hour)
+	buffer := 20 * time.Second
+	bufferEdge := time.Hour - buffer // where the buffer alone ends freshness
+	tests := []struct {
+		name       string
+		maxLife    time.Duration
+		cacheExp   time.Time
+		lifeCapped bool
+	}{
+		{"no cap: the buffer decides", 0, t0.Add(bufferEdge), false},
+		{"guide's 30 min cap on a 1 h token", 30 * time.Minute, t0.Add(30 * time.Minute), true},
+		{"cap 1ns before the buffer", bufferEdge - time.Nanosecond, t0.Add(bufferEdge - time.Nanosecond), true},
+		{"cap exactly at the buffer", bufferEdge, t0.Add(bufferEdge), false},
+		{"cap 1ns after the buffer", bufferEdge + time.Nanosecond, t0.Add(bufferEdge), false},
+		{"cap longer than the token", 2 * time.Hour, t0.Add(bufferEdge), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := domain.RenewalPolicy{Buffer: buffer, MaxLife: tc.maxLife}
+			got := p.CacheExpiresAt(tok)
+			if !got.Equal(tc.cacheExp) {
+				t.Fatalf("CacheExpiresAt = %v, want %v", got, tc.cacheExp)
+			}
+			if p.LifeCapped(tok) != tc.lifeCapped {
+				t.Fatalf("LifeCapped = %v, want %v", !tc.lifeCapped, tc.lifeCapped)
+			}
+			if s := p.State(tok, got.Add(-time.Nanosecond)); s != domain.Fresh {
+				t.Fatalf("State 1ns before CacheExpiresAt = %s, want fresh", s)
+			}
+			if s := p.State(tok, got); s != domain.Due {
+				t.Fatalf("State at CacheExpiresAt = %s, want due: served only while renewal fails", s)
+			}
+			// Renewal starts ahead of the cached life's end, never after it.
+			if w := p.RenewalWindowStart(tok); !w.Before(got) || w.Before(tok.IssuedAt) {
+				t.Fatalf("RenewalWindowStart = %v, want in [IssuedAt, %v)", w, got)
+			}
+			if at := p.RenewAt(tok, 0.999); !at.Before(tok.CachedUntil(tc.maxLife)) {
+				t.Fatalf("RenewAt = %v, not before the store drops the token at %v", at, tok.CachedUntil(tc.maxLife))
+			}
+		})
+	}
+}

@@ -63,18 +63,22 @@ func (s *Store) Get(ctx context.Context, service string) (domain.Token, error) {
 	return tok, nil
 }
 
-// Put replaces the token of service. The key expires with the token, or
-// after MaxTTL if that is sooner; a token with less than a millisecond left
-// removes the service's token instead. A token holding invalid UTF-8 is
-// refused: the JSON value format could not give it back unchanged.
+// Put replaces the token of service. The key expires at the end of the
+// token's cached life, tok.CachedUntil(MaxTTL): with the token, or MaxTTL
+// after it was fetched (IssuedAt) if that is sooner, the instant the
+// renewal policy (domain.RenewalPolicy.MaxLife) renews it ahead of. A
+// token with less than a millisecond of cached life left removes the
+// service's token instead. A token holding invalid UTF-8 is refused: the
+// JSON value format could not give it back unchanged.
 func (s *Store) Put(ctx context.Context, service string, tok domain.Token) error {
 	if err := domain.ValidateServiceName(service); err != nil {
 		return fmt.Errorf("redisstore: put: %w", err)
 	}
 	now := s.clock.Now()
 	// Truncated to whole milliseconds (PX), so the key never outlives the
-	// token.
-	ttl := min(tok.ExpiresAt.Sub(now), s.maxTTL).Truncate(time.Millisecond)
+	// cached life. MaxTTL from now still bounds it when IssuedAt is missing
+	// or ahead of this replica's clock.
+	ttl := min(tok.CachedUntil(s.maxTTL).Sub(now), s.maxTTL).Truncate(time.Millisecond)
 	if ttl <= 0 {
 		if _, err := s.remove(ctx, service); err != nil {
 			return fmt.Errorf("redisstore: put %q: %w", service, err)
