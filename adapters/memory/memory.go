@@ -1,9 +1,10 @@
 // Package memory is jwtcache's default store: tokens, renewal locks and the
 // change feed held in the process, for a single replica (or for tests).
 //
-// Expiry is lazy: a token is dropped by the Get or List that first finds it
-// expired (by the store's clock), and never returned after its ExpiresAt; a
-// lock is free once its ttl has passed. Nothing runs in the background
+// Expiry is lazy: a token is dropped by the Get, List or Prune that first
+// finds it expired (by the store's clock), and never returned after its
+// ExpiresAt; a lock is free once its ttl has passed, and dropped by the next
+// Prune. Nothing runs in the background
 // except one goroutine per live Subscribe.
 package memory
 
@@ -22,6 +23,7 @@ var (
 	_ ports.RenewalLocker = (*Store)(nil)
 	_ ports.ChangeFeed    = (*Store)(nil)
 	_ ports.Pinger        = (*Store)(nil)
+	_ ports.Pruner        = (*Store)(nil)
 )
 
 // Store keeps tokens and renewal locks in maps. It is safe for concurrent
@@ -132,6 +134,28 @@ func (s *Store) List(_ context.Context) ([]ports.Entry, error) {
 		entries = append(entries, ports.Entry{Service: service, Token: tok})
 	}
 	return entries, nil
+}
+
+// Prune drops every expired token and every expired lock, which Get and
+// List would otherwise drop only when they meet them, and reports how many
+// tokens it dropped.
+func (s *Store) Prune(_ context.Context) (int, error) {
+	now := s.clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for service, tok := range s.tokens {
+		if tok.Expired(now) {
+			delete(s.tokens, service)
+			n++
+		}
+	}
+	for service, l := range s.locks {
+		if !now.Before(l.expires) {
+			delete(s.locks, service)
+		}
+	}
+	return n, nil
 }
 
 // TryLock takes the renewal lock of service for ttl, or returns an error

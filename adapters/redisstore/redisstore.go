@@ -101,6 +101,7 @@ var (
 	_ ports.RenewalLocker = (*Store)(nil)
 	_ ports.ChangeFeed    = (*Store)(nil)
 	_ ports.Pinger        = (*Store)(nil)
+	_ ports.Pruner        = (*Store)(nil)
 )
 
 const (
@@ -173,7 +174,8 @@ type Store struct {
 	log        *slog.Logger
 	codec      codec // jsonV1, or sealed when EncryptionKeys are set
 
-	corrupt atomic.Uint64
+	corrupt        atomic.Uint64
+	droppedChanges atomic.Uint64
 
 	mu     sync.Mutex
 	closed bool                       // guarded by mu

@@ -157,7 +157,7 @@ func (b *backend) subjects(maxTTL time.Duration) func(t *testing.T) storetest.Su
 		t.Cleanup(func() { b.dropPrefix(t, prefix) })
 		replica := func(t *testing.T) storetest.Subject {
 			s := b.store(t, prefix, maxTTL)
-			return storetest.Subject{Store: s, Locker: s, Feed: s}
+			return storetest.Subject{Store: s, Locker: s, Feed: s, Pruner: s}
 		}
 		subj := replica(t)
 		subj.Peer = replica

@@ -130,9 +130,8 @@ func (s *Store) remove(ctx context.Context, service string) (bool, error) {
 // List returns every readable token, in no particular order. It reads the
 // index, never the key space, and tidies the index as it goes.
 func (s *Store) List(ctx context.Context) ([]ports.Entry, error) {
-	floor := strconv.FormatInt(s.clock.Now().Add(-indexSkew).UnixMilli(), 10)
-	// Members this far past their score have no key left.
-	if err := s.client.ZRemRangeByScore(ctx, s.keys.index, "-inf", "("+floor).Err(); err != nil {
+	floor, _, err := s.pruneIndex(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("redisstore: list: index: %w", err)
 	}
 	members, err := s.client.ZRangeByScoreWithScores(ctx, s.keys.index, &redis.ZRangeBy{Min: floor, Max: "+inf"}).Result()
@@ -186,6 +185,27 @@ func (s *Store) List(ctx context.Context) ([]ports.Entry, error) {
 		}
 	}
 	return entries, nil
+}
+
+// Prune removes the index members whose token key has expired, by their
+// scores alone: it reads no token and sends one command (ZREMRANGEBYSCORE),
+// whatever the number of services. Redis's own key expiry removes the
+// token values. Idempotent, so every replica may run it on its schedule.
+func (s *Store) Prune(ctx context.Context) (int, error) {
+	_, n, err := s.pruneIndex(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: prune: index: %w", err)
+	}
+	return n, nil
+}
+
+// pruneIndex removes the members more than indexSkew past their score:
+// their token key has expired, whatever the clock of the replica that put
+// it. It returns the lowest score kept, as a ZRANGEBYSCORE bound.
+func (s *Store) pruneIndex(ctx context.Context) (floor string, removed int, err error) {
+	floor = strconv.FormatInt(s.clock.Now().Add(-indexSkew).UnixMilli(), 10)
+	n, err := s.client.ZRemRangeByScore(ctx, s.keys.index, "-inf", "("+floor).Result()
+	return floor, int(n), err
 }
 
 func formatScore(score float64) string { return strconv.FormatFloat(score, 'f', -1, 64) }
