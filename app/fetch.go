@@ -17,7 +17,8 @@ import (
 //  2. reads the shared store: another replica may have fetched already;
 //  3. takes the service's renewal lock, so that one renewer in the fleet
 //     calls the token service; a replica finding the lock held waits for the
-//     holder's token (woken by the change feed, else polling the store);
+//     holder's token, which the holder's change notification carries (the
+//     store is read only when no notification came for a while);
 //  4. holding the lock, reads the store once more (the previous holder may
 //     just have finished), then calls the token service, writes the token
 //     to the store, installs it here and announces it to the other replicas;
@@ -108,8 +109,16 @@ func (f *fetch) run() (*cached, error) {
 		s.log.Warn("store read failed; fetching without it", "service", f.service, "err", err)
 	}
 
-	poll := defaultPollInterval
+	poll, maxPoll := defaultPollInterval, maxPollInterval
+	if s.opt.Feed != nil {
+		// The holder's notification carries its token; the store is only
+		// the fallback for a notification lost.
+		poll, maxPoll = feedPollInterval, maxFeedPollInterval
+	}
 	for {
+		// Taken before the lock, so that a notification arriving between
+		// a failed TryLock and the wait still wakes it.
+		changed := f.e.changes()
 		unlock, err := s.opt.Locker.TryLock(f.ctx, f.service, s.opt.LockTTL)
 		switch {
 		case err == nil:
@@ -126,14 +135,18 @@ func (f *fetch) run() (*cached, error) {
 			s.log.Warn("renewal lock unavailable; renewing without it", "service", f.service, "err", err)
 			return f.result(f.issue())
 		}
-		if err := f.e.waitChange(f.ctx, poll); err != nil {
+		woke, err := waitChange(f.ctx, changed, poll)
+		if err != nil {
 			return f.failed(err)
 		}
-		poll = min(poll*2, maxPollInterval)
 		now := s.opt.Clock.Now()
 		if c := f.e.cur.Load(); c != nil && c != f.old && f.acceptable(c.tok, now) {
-			return c, nil
+			return c, nil // the holder's token, from its notification
 		}
+		if woke {
+			continue // some other change: try the lock again
+		}
+		poll = min(poll*2, maxPoll)
 		if tok, err := s.opt.Store.Get(f.ctx, f.service); err == nil && f.acceptable(tok, now) {
 			return s.install(f.e, tok), nil
 		}
@@ -190,7 +203,8 @@ func (f *fetch) issue() (*cached, error) {
 		s.log.Warn("store write failed; token kept in this replica only", "service", f.service, "err", err)
 	}
 	c := s.install(f.e, tok)
-	s.publish(f.service)
+	s.noteLife(tok)
+	s.publish(ports.Change{Service: f.service, Token: &tok})
 	return c, nil
 }
 

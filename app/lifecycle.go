@@ -1,8 +1,6 @@
 package app
 
 import (
-	"time"
-
 	"github.com/jwtcache/jwtcache/domain"
 )
 
@@ -62,18 +60,4 @@ func (s *Cache) goBackground(fn func()) {
 		defer s.wg.Done()
 		fn()
 	}()
-}
-
-// every runs fn each period until Close.
-func (s *Cache) every(period time.Duration, fn func()) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
 }
