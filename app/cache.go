@@ -49,11 +49,15 @@ type Cache struct {
 	wg     sync.WaitGroup // background work, waited for by Close
 
 	counters   counters
+	budget     *budget                       // token-service calls per client
 	issuerSeen atomic.Pointer[issuerOutcome] // nil until the first token-service call
 }
 
 type counters struct {
 	hits, misses, requests, failures, renewals, renewalFailures, forced, evictions atomic.Uint64
+	// serviceRefusals, rateLimited and reusedRefreshes count the limits'
+	// answers (limits.go).
+	serviceRefusals, rateLimited, reusedRefreshes atomic.Uint64
 }
 
 type issuerOutcome struct {
@@ -79,6 +83,7 @@ func New(opts Options) (*Cache, error) {
 		origin:  newOrigin(),
 		ctx:     ctx,
 		cancel:  cancel,
+		budget:  newBudget(o),
 	}
 	s.entries = newEntryMap()
 	s.goBackground(func() { s.every(o.CheckInterval, s.checkRenewals) })
@@ -170,27 +175,12 @@ func (s *Cache) fetchShared(ctx context.Context, service string) (*cached, error
 // the cached one's state, replaces the cached token everywhere, and returns
 // it. Concurrent refreshes of one service share one token-service call; a
 // renewal running elsewhere in the fleet is waited for and its result
-// accepted, since it is newer than the request.
+// accepted, since it is newer than the request. Within
+// Options.RefreshMinInterval of the previous forced refresh of service,
+// that refresh's token is returned instead (see RefreshWithResult).
 func (s *Cache) Refresh(ctx context.Context, service string) (domain.Token, error) {
-	if err := domain.ValidateServiceName(service); err != nil {
-		return domain.Token{}, err
-	}
-	if s.closed.Load() {
-		return domain.Token{}, domain.ErrClosed
-	}
-	s.counters.forced.Add(1)
-	ch := s.forced.DoChan(service, func() (any, error) {
-		return s.tracked(func() (*cached, error) { return s.obtain(service, forced) })
-	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return domain.Token{}, r.Err
-		}
-		return r.Val.(*cached).tok, nil
-	case <-ctx.Done():
-		return domain.Token{}, ctx.Err()
-	}
+	r, err := s.RefreshWithResult(ctx, service)
+	return r.Token, err
 }
 
 // Evict removes service's token from the shared store and from every

@@ -22,6 +22,10 @@ type entry struct {
 	// could be served; until its end, callers share it instead of each
 	// asking the token service again. nil after any success.
 	failure atomic.Pointer[recentFailure]
+	// forced is the latest successful forced refresh here, or nil; a
+	// Refresh within Options.RefreshMinInterval of it answers with its
+	// token while that is still the current one.
+	forced atomic.Pointer[forcedRefresh]
 
 	mu      sync.Mutex
 	timer   *time.Timer   // guarded by mu: the next renewal or retry
@@ -107,8 +111,10 @@ func (e *entry) isRenewing() bool { return e.renewing.Load() > 0 }
 
 func (s *Cache) entry(service string) *entry { return s.entries.get(service) }
 
+// entryOrCreate returns service's entry, creating it unless the Cache
+// already holds Options.MaxServices entries: then it returns nil.
 func (s *Cache) entryOrCreate(service string) *entry {
-	return s.entries.getOrCreate(service, func() *entry {
+	return s.entries.getOrCreate(service, s.opt.MaxServices, func() *entry {
 		e := &entry{service: service, changed: make(chan struct{})}
 		e.lastUsed.Store(s.opt.Clock.Now().UnixNano())
 		return e
@@ -150,8 +156,10 @@ func (m *entryMap) get(service string) *entry {
 	return m.pending[service]
 }
 
-// getOrCreate returns the entry of service, creating it with create.
-func (m *entryMap) getOrCreate(service string, create func() *entry) *entry {
+// getOrCreate returns the entry of service, creating it with create
+// unless the map holds limit entries already (limit < 0: no limit); then
+// it returns nil.
+func (m *entryMap) getOrCreate(service string, limit int, create func() *entry) *entry {
 	if e := m.get(service); e != nil {
 		return e
 	}
@@ -163,6 +171,9 @@ func (m *entryMap) getOrCreate(service string, create func() *entry) *entry {
 	}
 	if e := m.pending[service]; e != nil {
 		return e
+	}
+	if limit >= 0 && len(read)+len(m.pending) >= limit {
+		return nil
 	}
 	e := create()
 	m.pending[service] = e
@@ -185,6 +196,28 @@ func (m *entryMap) remove(gone []*entry) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.publishLocked(gone)
+}
+
+// forget removes e, if it is still service's entry. An entry not yet
+// published costs a map delete; a published one, a publish.
+func (m *entryMap) forget(e *entry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.pending[e.service] == e {
+		delete(m.pending, e.service)
+		m.npending.Add(-1)
+		return
+	}
+	if (*m.read.Load())[e.service] == e {
+		m.publishLocked([]*entry{e})
+	}
+}
+
+// len is the number of entries, published or pending.
+func (m *entryMap) len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(*m.read.Load()) + len(m.pending)
 }
 
 func (m *entryMap) publishLocked(gone []*entry) {

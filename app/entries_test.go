@@ -16,7 +16,7 @@ func TestEntryMapCreatesEachServiceOnceAndPublishesInBatches(t *testing.T) {
 		wg.Go(func() {
 			for i := range n {
 				name := fmt.Sprintf("svc-%d", i)
-				got[g][i] = m.getOrCreate(name, func() *entry { return &entry{service: name} })
+				got[g][i] = m.getOrCreate(name, -1, func() *entry { return &entry{service: name} })
 			}
 		})
 	}
@@ -46,5 +46,50 @@ func TestEntryMapCreatesEachServiceOnceAndPublishesInBatches(t *testing.T) {
 	m.remove([]*entry{got[0][0], stale})
 	if m.get("svc-0") != nil || m.get("svc-1") != got[0][1] {
 		t.Fatal("remove dropped the wrong entries")
+	}
+}
+
+func TestEntryMapCreatesNoEntryBeyondItsLimit(t *testing.T) {
+	m := newEntryMap()
+	const limit = 100
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 1000 {
+				name := fmt.Sprintf("svc-%d-%d", g, i)
+				m.getOrCreate(name, limit, func() *entry { return &entry{service: name} })
+			}
+		})
+	}
+	wg.Wait()
+	if n := m.len(); n != limit {
+		t.Fatalf("%d entries after 8000 names against a limit of %d", n, limit)
+	}
+	// A name present is found at the limit; forgetting one makes room.
+	some := m.all()[0]
+	if m.getOrCreate(some.service, limit, nil) != some {
+		t.Fatal("an existing entry was not returned at the limit")
+	}
+	if m.getOrCreate("new", limit, func() *entry { return &entry{service: "new"} }) != nil {
+		t.Fatal("an entry was created beyond the limit")
+	}
+	m.forget(some)
+	if m.get(some.service) != nil || m.len() != limit-1 {
+		t.Fatal("forget left the entry")
+	}
+	if m.getOrCreate("new", limit, func() *entry { return &entry{service: "new"} }) == nil {
+		t.Fatal("no entry created below the limit")
+	}
+	// Forgetting a pending entry and a published one both work, and
+	// forgetting an entry that is not the present one does nothing.
+	pending := m.getOrCreate("p", -1, func() *entry { return &entry{service: "p"} })
+	m.forget(&entry{service: "p"})
+	if m.get("p") != pending {
+		t.Fatal("forget removed another entry of the same name")
+	}
+	m.forget(pending)
+	m.publish()
+	if m.get("p") != nil || m.get("new") == nil {
+		t.Fatal("forget of a pending entry failed")
 	}
 }

@@ -62,15 +62,23 @@ type fetch struct {
 // fetch that is not forced is a miss or a renewal depends on what is
 // cached when it starts, not on who asked: misses and renewals share one
 // fetch.
-func (s *Cache) obtain(service string, kind fetchKind) (*cached, error) {
+func (s *Cache) obtain(service string, kind fetchKind) (_ *cached, err error) {
 	if s.closed.Load() {
 		return nil, domain.ErrClosed
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.opt.LockTTL+s.opt.FetchTimeout)
 	defer cancel()
 	e := s.entryOrCreate(service)
+	if e == nil {
+		return s.beyondLimit(ctx, service, kind)
+	}
 	e.renewing.Add(1)
-	defer e.renewing.Add(-1)
+	defer func() {
+		e.renewing.Add(-1)
+		if err != nil {
+			s.forgetIfRefused(e, err)
+		}
+	}()
 
 	f := &fetch{s: s, ctx: ctx, e: e, service: service, kind: kind, start: s.opt.Clock.Now(), old: e.cur.Load()}
 	if f.kind != forced {
@@ -188,6 +196,9 @@ func (f *fetch) underLock(unlock ports.Unlock) (*cached, error) {
 // near cache, and with the other replicas through the feed.
 func (f *fetch) issue() (*cached, error) {
 	s := f.s
+	if err := s.charge(f.service, f.kind); err != nil {
+		return nil, err
+	}
 	tok, err := s.issue(f.ctx, f.service)
 	if err != nil {
 		if f.kind == renewal {

@@ -92,6 +92,29 @@ type Options struct {
 	// Jitter returns a number in [0, 1) used to spread renewals and
 	// retries. Optional: math/rand/v2.Float64.
 	Jitter func() float64
+
+	// MaxServices caps the service names this Cache holds: a name beyond
+	// it with nothing cached is refused (domain.TooManyServicesError)
+	// without a token-service call or an entry; names held keep working.
+	// Optional: DefaultMaxServices; negative for no cap.
+	MaxServices int
+	// TokenRate and TokenBurst are each token-service client's budget:
+	// calls callers cause (misses, forced refreshes) beyond TokenBurst at
+	// once and TokenRate a second after are refused
+	// (domain.RateLimitedError); background renewals are never refused
+	// but spend the budget. Optional: DefaultTokenRate and
+	// DefaultTokenBurst; a negative TokenRate turns the budget off.
+	TokenRate  float64
+	TokenBurst int
+	// ClientKeys tells which client asks for a service's tokens, so that
+	// each client has its own budget. Optional: one budget for all.
+	ClientKeys ports.ClientKeyer
+	// RefreshMinInterval is the least time between two token-service calls
+	// for forced refreshes of one service: a Refresh within it of the
+	// previous one answers with that refresh's token (RefreshResult.Reused).
+	// Optional: DefaultRefreshMinInterval; negative for none.
+	RefreshMinInterval time.Duration
+
 	// OnClose runs once at the end of Close, after background work has
 	// stopped: the place to release what the Cache was built on (a Redis
 	// client, for instance). Optional.
@@ -134,6 +157,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxBackoff < o.MinBackoff {
 		o.MaxBackoff = o.MinBackoff
+	}
+	if err := o.limitDefaults(); err != nil {
+		return o, err
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

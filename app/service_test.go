@@ -137,7 +137,7 @@ func TestFreshTokenIsServedWithoutCallingTheTokenService(t *testing.T) {
 				t.Fatalf("Token = %q, %v", got.AccessToken, err)
 			}
 		}
-		time.Sleep(windowStart.Sub(time.Now()) - time.Nanosecond)
+		time.Sleep(time.Until(windowStart) - time.Nanosecond)
 		synctest.Wait()
 		if got, err := svc.BearerToken(t.Context(), "kyc"); err != nil || got != "Bearer kyc-1" {
 			t.Fatalf("BearerToken = %q, %v", got, err)

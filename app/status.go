@@ -133,6 +133,9 @@ func (s *Cache) Counters() Counters {
 		RenewalFailures:      c.renewalFailures.Load(),
 		ForcedRefreshes:      c.forced.Load(),
 		Evictions:            c.evictions.Load(),
+		ServiceLimitRefusals: c.serviceRefusals.Load(),
+		RateLimitRefusals:    c.rateLimited.Load(),
+		ReusedRefreshes:      c.reusedRefreshes.Load(),
 	}
 }
 

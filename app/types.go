@@ -59,6 +59,13 @@ type Counters struct {
 	RenewalFailures      uint64
 	ForcedRefreshes      uint64
 	Evictions            uint64
+	// ServiceLimitRefusals counts names refused because the cache held
+	// Options.MaxServices names; RateLimitRefusals, calls refused over a
+	// client's budget; ReusedRefreshes, forced refreshes answered with the
+	// token of one less than Options.RefreshMinInterval earlier.
+	ServiceLimitRefusals uint64
+	RateLimitRefusals    uint64
+	ReusedRefreshes      uint64
 }
 
 // HitRatio is hits / (hits + misses), or 0 before the first request.

@@ -22,6 +22,7 @@ type Config struct {
 	TokenService TokenServiceConfig
 	API          APIConfig
 	Cache        CacheConfig
+	Limits       LimitsConfig
 	Redis        RedisConfig
 	Server       ServerConfig
 	Log          LogConfig
@@ -37,6 +38,11 @@ type Origin struct {
 	// They are not an error (a Spring file holds many), but a misspelt key
 	// shows up here, so cmd should log them.
 	UnknownKeys []string
+	// Warnings are about a configuration that loads but is probably not
+	// what was meant: a JWT_, REDIS_ or CACHE_ variable jwtcache does not
+	// read (a misspelt one, with the closest known name), or a CACHE_TTL
+	// under a minute. cmd logs them at start-up; none holds a value.
+	Warnings []Warning
 }
 
 // AuthMethod is how the client authenticates to the token endpoint
@@ -99,10 +105,19 @@ type TokenServiceConfig struct {
 	GrantType string
 	// Timeout bounds one token request.
 	Timeout time.Duration
-	// NegativeCache is how long an invalid_client or unauthorized_client
-	// answer is remembered and repeated without asking the token service
-	// again; 0 turns it off.
+	// NegativeCache is how long a definitive refusal (invalid_client,
+	// unauthorized_client, invalid_scope, invalid_request, invalid_grant,
+	// unsupported_grant_type) is remembered and repeated without asking the
+	// token service again; 0 turns it off.
 	NegativeCache time.Duration
+	// MinTokenLifetime is the least a new token must have left when it
+	// arrives, or it is refused (a quarter of expires_in for tokens whose
+	// expires_in is shorter than four times this); 0 refuses only expired
+	// tokens.
+	MinTokenLifetime time.Duration
+	// HealthCheckInterval is how often the token endpoints are probed
+	// (ports.IssuerProber) for the health check; more than 0.
+	HealthCheckInterval time.Duration
 	// IssuerURL replaces URL: the token endpoint comes from its discovery
 	// document, refreshed every IssuerRefresh.
 	IssuerURL     string
@@ -239,8 +254,8 @@ type CacheConfig struct {
 	// longer than TokenServiceConfig.Timeout so that a live renewer never
 	// loses its lock mid-request.
 	LockTTL time.Duration
-	// TTL caps the lifetime of a cached entry (a Redis key's TTL) whatever
-	// the token's own expiry.
+	// TTL caps the lifetime of a cached entry in either store (a Redis
+	// key's TTL) whatever the token's own expiry.
 	TTL time.Duration
 	// EncryptionKey, when set, seals every value the Redis store writes
 	// (AES-256-GCM; 32 bytes, base64). PreviousEncryptionKeys
@@ -325,6 +340,13 @@ type RedisConfig struct {
 	Database int
 	// TLS dials with TLS.
 	TLS bool
+	// TLSCAFile, TLSCertFile and TLSKeyFile are PEM files: the private CA
+	// that signs the servers' certificates (empty: the system roots), and
+	// a client certificate with its key (both or neither). TLSServerName
+	// is the name the servers' certificates must carry (empty: the host
+	// dialled). They need TLS; Load reads the files.
+	TLSCAFile, TLSCertFile, TLSKeyFile string
+	TLSServerName                      string
 	// Timeout bounds dialling and each command.
 	Timeout time.Duration
 	// PoolMaxActive is the pool size, or negative (Spring's -1) for "no
@@ -385,6 +407,24 @@ type ServerConfig struct {
 	Address string
 	// Port is the TCP port; 0 picks a free one.
 	Port int
+	// ReadTimeout bounds reading a whole request, headers and body.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a request from the end of its headers to the end
+	// of its answer; 0 means derived, see Config.ServerWriteTimeout.
+	WriteTimeout time.Duration
+	// IdleTimeout is how long a keep-alive connection may wait for its
+	// next request.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's line and headers.
+	MaxHeaderBytes int
+	// MaxConnections bounds the API listener's open connections; 0 means
+	// the REST adapter's default (see rest.DefaultMaxConnections).
+	MaxConnections int
+	// ManagementEnabled is true when MANAGEMENT_PORT is set: probes, health
+	// and metrics are then served on ManagementPort too (0 picks a free
+	// port), on Address.
+	ManagementEnabled bool
+	ManagementPort    int
 }
 
 // Addr is the listen address, "address:port" (":8080" for all
@@ -542,6 +582,8 @@ func (c Config) problems() []error {
 		}
 	}
 
+	errs = append(errs, c.serverProblems()...)
+
 	r := c.Redis
 	if r.PoolMinIdle > r.PoolMaxIdle && r.PoolMaxIdle >= 0 {
 		errs = append(errs, fieldError("REDIS_POOL_MIN_IDLE", fmt.Sprintf(
@@ -550,6 +592,7 @@ func (c Config) problems() []error {
 	if c.Cache.Type == CacheRedis && len(r.DialAddrs()) == 0 {
 		errs = append(errs, fieldError("CACHE_TYPE", "redis needs "+ref("REDIS_HOST")+" or "+ref("REDIS_ADDRS")))
 	}
+	errs = append(errs, r.tlsProblems()...)
 	if r.Mode() == RedisCluster && r.Database != 0 {
 		errs = append(errs, fieldError("REDIS_DATABASE", fmt.Sprintf(
 			"%d: a Redis Cluster (several %s) has only database 0", r.Database, ref("REDIS_ADDRS"))))

@@ -128,7 +128,8 @@ func (c Config) credentialProblems() []error {
 
 // CheckFiles reads every file the token service keys name (the client
 // secret, private key, client certificate and CA files, the default
-// client's and each service's) as jwtcache will at start-up, and reports
+// client's and each service's), and the Redis TLS files, as jwtcache will
+// at start-up, and reports
 // each one that is missing, unreadable, empty or malformed as a
 // *FieldError naming its key and the file, never its contents. Validate
 // reads no file; the server calls CheckFiles after Load, so that a bad
@@ -180,6 +181,9 @@ func (c Config) CheckFiles() error {
 		add(secretFile(s.ClientSecretFile), "", serviceKey(name, "client-secret-file"))
 		add(keyFile(s.PrivateKeyFile, s.SigningAlg), "", serviceKey(name, "private-key-file"))
 		add(certFiles(s.ClientCertFile, s.ClientCertKeyFile), "", serviceKey(name, "client-cert-file"))
+	}
+	if err := c.Redis.checkTLSFiles(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -54,7 +54,14 @@ func Load(opts LoadOptions) (Config, error) {
 	if environ == nil {
 		environ = os.Environ()
 	}
-	lookup := envLookup(environ)
+	// read records the variables looked up, ${NAME} placeholders included,
+	// so that they are not warned about as unknown.
+	read := map[string]bool{}
+	get := envLookup(environ)
+	lookup := func(name string) (string, bool) {
+		read[name] = true
+		return get(name)
+	}
 	path := opts.File
 	if path == "" {
 		path, _ = lookup(FileEnv)
@@ -116,6 +123,7 @@ func Load(opts LoadOptions) (Config, error) {
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}
+	c.Origin.Warnings = c.warnings(environ, read)
 	return c, nil
 }
 

@@ -90,6 +90,20 @@ func (f *faults) take() (Failure, bool) {
 	return Failure{}, false
 }
 
+// peek is take without using up FailNext: a probe sees a token service
+// that is failing, but does not take a failure meant for a token request.
+func (f *faults) peek() (Failure, bool) {
+	if f.failNext.Load() > 0 {
+		return f.current(), true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failRate > 0 && rand.Float64() < f.failRate {
+		return f.failure, true
+	}
+	return Failure{}, false
+}
+
 func (f *faults) current() Failure {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -102,7 +102,7 @@ type Server struct {
 	// seconds, at least one second.
 	lifetime atomic.Int64
 
-	tokenRequests, issued, rejected atomic.Int64
+	tokenRequests, issued, rejected, probes atomic.Int64
 
 	faults faults
 
@@ -208,11 +208,17 @@ type Stats struct {
 	// Rejected is the requests answered with anything else, injected
 	// failures and clients that hung up included.
 	Rejected int64 `json:"rejected"`
+	// Probes are the POSTs without any client authentication (no Basic
+	// header, client_id, client_secret or client_assertion): what
+	// jwtcache's health probe sends. They are answered 401 invalid_client
+	// (or with an injected failure, without using up FailNext) and are not
+	// token requests.
+	Probes int64 `json:"probes"`
 }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	return Stats{TokenRequests: s.tokenRequests.Load(), Issued: s.issued.Load(), Rejected: s.rejected.Load()}
+	return Stats{TokenRequests: s.tokenRequests.Load(), Issued: s.issued.Load(), Rejected: s.rejected.Load(), Probes: s.probes.Load()}
 }
 
 // Requests is Stats().TokenRequests.
@@ -235,11 +241,15 @@ type tokenResponse struct {
 }
 
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
-	s.tokenRequests.Add(1)
 	// The body is read before the delay: net/http notices a client that
 	// hangs up (and cancels r.Context()) only once the body is consumed.
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	formErr := r.ParseForm()
+	if formErr == nil && isProbe(r) {
+		s.serveProbe(w, r)
+		return
+	}
+	s.tokenRequests.Add(1)
 	if !s.faults.wait(r.Context()) {
 		s.reject(r, "client gave up during the injected delay")
 		return
@@ -341,6 +351,36 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		ExpiresIn:   int64(lifetime / time.Second),
 		Scope:       scope,
 	})
+}
+
+// isProbe reports whether r, its form parsed, carries no client
+// authentication at all.
+func isProbe(r *http.Request) bool {
+	if _, _, basic := r.BasicAuth(); basic || r.Header.Get("Authorization") != "" {
+		return false
+	}
+	for _, p := range []string{"client_id", "client_secret", "client_assertion", "client_assertion_type"} {
+		if r.PostForm.Has(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// serveProbe answers a request without client authentication as the
+// token endpoint would (401 invalid_client), down or slow when faults say
+// so, and counts it as a probe only.
+func (s *Server) serveProbe(w http.ResponseWriter, r *http.Request) {
+	s.probes.Add(1)
+	if !s.faults.wait(r.Context()) {
+		return
+	}
+	if f, ok := s.faults.peek(); ok {
+		writeFailure(w, f)
+		return
+	}
+	w.Header().Set("WWW-Authenticate", `Basic realm="`+s.issuer+`"`)
+	writeJSON(w, http.StatusUnauthorized, oauthError{Error: "invalid_client", Description: "client authentication failed"})
 }
 
 // basicClient checks HTTP Basic credentials. RFC 6749 §2.3.1 has the client

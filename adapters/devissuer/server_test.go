@@ -270,7 +270,8 @@ func TestTokenRejects(t *testing.T) {
 			}
 		})
 	}
-	if got := f.dev.Stats(); got != (devissuer.Stats{TokenRequests: int64(len(tests)), Rejected: int64(len(tests))}) {
+	// "no credentials" is what a health probe sends: not a token request.
+	if got := f.dev.Stats(); got != (devissuer.Stats{TokenRequests: int64(len(tests)) - 1, Rejected: int64(len(tests)) - 1, Probes: 1}) {
 		t.Errorf("Stats = %+v", got)
 	}
 
@@ -384,6 +385,7 @@ func TestFaultHooks(t *testing.T) {
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, f.srv.URL+devissuer.TokenPath, strings.NewReader(ok.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(creds[0], creds[1]) // a token request, not a probe
 		if _, err := f.srv.Client().Do(req); err == nil {
 			t.Fatal("request outlived the client's deadline")
 		}
@@ -530,5 +532,26 @@ func ExampleServer() {
 	defer srv.Close()
 	dev.FailNext(1) // the first request meets a token service that is down
 	fmt.Println(dev.Stats())
-	// Output: {0 0 0}
+	// Output: {0 0 0 0}
+}
+
+// TestProbesAreNotTokenRequests: a POST without client authentication is
+// counted as a probe, answered invalid_client, sees injected failures
+// without using up FailNext, and leaves the token-request counters alone.
+func TestProbesAreNotTokenRequests(t *testing.T) {
+	f := newFixture(t)
+	cc := url.Values{"grant_type": {"client_credentials"}}
+	if r := f.post(t, cc, nil); r.status != 401 || r.body["error"] != "invalid_client" {
+		t.Fatalf("probe answered %d %s, want 401 invalid_client", r.status, r.raw)
+	}
+	f.dev.FailNext(1)
+	if r := f.post(t, cc, nil); r.status != 503 {
+		t.Errorf("probe while failing answered %d, want the injected 503", r.status)
+	}
+	if r := f.post(t, cc, encodedBasic(clientID, secret)); r.status != 503 {
+		t.Errorf("the token request after the probe answered %d; the probe used up FailNext", r.status)
+	}
+	if got := f.dev.Stats(); got != (devissuer.Stats{TokenRequests: 1, Rejected: 1, Probes: 2}) {
+		t.Errorf("Stats = %+v", got)
+	}
 }

@@ -2,9 +2,11 @@
 // change feed held in the process, for a single replica (or for tests).
 //
 // Expiry is lazy: a token is dropped by the Get, List or Prune that first
-// finds it expired (by the store's clock), and never returned after its
-// ExpiresAt; a lock is free once its ttl has passed, and dropped by the next
-// Prune. Nothing runs in the background
+// finds it gone (by the store's clock), and never returned after its
+// ExpiresAt, nor after the end of its cached life, MaxTTL after it was
+// fetched (Token.CachedUntil: CACHE_TTL, counted as the Redis store and the
+// renewal policy count it), whatever expiry it claims; a lock is free once
+// its ttl has passed, and dropped by the next Prune. Nothing runs in the background
 // except one goroutine per live Subscribe.
 package memory
 
@@ -26,14 +28,35 @@ var (
 	_ ports.Pruner        = (*Store)(nil)
 )
 
+// DefaultMaxTTL is how long a token stays at most when New is given no
+// MaxTTL: the guide's CACHE_TTL default, as in the Redis store.
+const DefaultMaxTTL = 30 * time.Minute
+
+// Option is an optional setting of New.
+type Option func(*Store)
+
+// MaxTTL bounds how long a token stays in the store after its Put,
+// whatever its expiry (CACHE_TTL); DefaultMaxTTL without it. It must be
+// positive: New panics otherwise, as a programming error (the
+// configuration has checked it).
+func MaxTTL(d time.Duration) Option {
+	return func(s *Store) {
+		if d <= 0 {
+			panic(fmt.Sprintf("memory: MaxTTL %v is not positive", d))
+		}
+		s.maxTTL = d
+	}
+}
+
 // Store keeps tokens and renewal locks in maps. It is safe for concurrent
 // use; the zero Store is not usable, call New.
 type Store struct {
-	clock ports.Clock
+	clock  ports.Clock
+	maxTTL time.Duration
 
 	mu sync.RWMutex
-	// tokens may hold expired tokens until a Get or List finds them.
-	tokens map[string]domain.Token // guarded by mu
+	// tokens may hold gone tokens until a Get or List finds them.
+	tokens map[string]held // guarded by mu
 	// locks may hold expired locks until their service is locked again or
 	// unlocked by their owner; an entry counts only before its expires.
 	locks map[string]lock // guarded by mu
@@ -44,6 +67,17 @@ type Store struct {
 	subs   map[*subscriber]struct{} // guarded by subsMu
 }
 
+// held is a stored token and the instant it leaves the store: the end of
+// its cached life, tok.CachedUntil(MaxTTL), and never more than MaxTTL
+// after its Put.
+type held struct {
+	tok   domain.Token
+	until time.Time
+}
+
+// gone reports whether h has left the store at now.
+func (h held) gone(now time.Time) bool { return !now.Before(h.until) }
+
 type lock struct {
 	owner   uint64
 	expires time.Time
@@ -51,32 +85,37 @@ type lock struct {
 
 // New returns an empty Store that tells time by clock (nil means the system
 // clock).
-func New(clock ports.Clock) *Store {
+func New(clock ports.Clock, opts ...Option) *Store {
 	if clock == nil {
 		clock = ports.SystemClock
 	}
-	return &Store{
+	s := &Store{
 		clock:  clock,
-		tokens: make(map[string]domain.Token),
+		maxTTL: DefaultMaxTTL,
+		tokens: make(map[string]held),
 		locks:  make(map[string]lock),
 		subs:   make(map[*subscriber]struct{}),
 	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Get returns the token of service, or an error wrapping domain.ErrNotFound
-// when none is cached or the cached one has expired.
+// when none is cached or the cached one has expired or outlived MaxTTL.
 func (s *Store) Get(_ context.Context, service string) (domain.Token, error) {
 	if err := domain.ValidateServiceName(service); err != nil {
 		return domain.Token{}, fmt.Errorf("memory: get: %w", err)
 	}
 	now := s.clock.Now()
 	s.mu.RLock()
-	tok, ok := s.tokens[service]
+	h, ok := s.tokens[service]
 	s.mu.RUnlock()
-	if ok && tok.Expired(now) {
+	if ok && h.gone(now) {
 		s.mu.Lock()
 		// Another goroutine may have put a new token since the read.
-		if cur, ok := s.tokens[service]; ok && cur.Expired(now) {
+		if cur, ok := s.tokens[service]; ok && cur.gone(now) {
 			delete(s.tokens, service)
 		}
 		s.mu.Unlock()
@@ -85,11 +124,14 @@ func (s *Store) Get(_ context.Context, service string) (domain.Token, error) {
 	if !ok {
 		return domain.Token{}, fmt.Errorf("memory: get %q: %w", service, domain.ErrNotFound)
 	}
-	return tok, nil
+	return h.tok, nil
 }
 
-// Put replaces the token of service. A token already expired removes the
-// service's token instead.
+// Put replaces the token of service, to stay until the end of its cached
+// life: its expiry, or MaxTTL after it was fetched (IssuedAt) if that is
+// sooner, and never more than MaxTTL after the Put (a token without an
+// IssuedAt, or one from a clock ahead of this one). A token already
+// expired removes the service's token instead.
 func (s *Store) Put(_ context.Context, service string, tok domain.Token) error {
 	if err := domain.ValidateServiceName(service); err != nil {
 		return fmt.Errorf("memory: put: %w", err)
@@ -101,12 +143,16 @@ func (s *Store) Put(_ context.Context, service string, tok domain.Token) error {
 		delete(s.tokens, service)
 		return nil
 	}
-	s.tokens[service] = tok
+	until := tok.CachedUntil(s.maxTTL)
+	if limit := now.Add(s.maxTTL); limit.Before(until) {
+		until = limit
+	}
+	s.tokens[service] = held{tok: tok, until: until}
 	return nil
 }
 
 // Delete removes the token of service and reports whether there was one
-// (an expired token counts as none).
+// (a gone token counts as none).
 func (s *Store) Delete(_ context.Context, service string) (bool, error) {
 	if err := domain.ValidateServiceName(service); err != nil {
 		return false, fmt.Errorf("memory: delete: %w", err)
@@ -114,38 +160,38 @@ func (s *Store) Delete(_ context.Context, service string) (bool, error) {
 	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tok, ok := s.tokens[service]
+	h, ok := s.tokens[service]
 	delete(s.tokens, service)
-	return ok && !tok.Expired(now), nil
+	return ok && !h.gone(now), nil
 }
 
-// List returns every unexpired token, in no particular order, dropping the
-// expired ones.
+// List returns every token still held, in no particular order, dropping
+// the gone ones.
 func (s *Store) List(_ context.Context) ([]ports.Entry, error) {
 	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	entries := make([]ports.Entry, 0, len(s.tokens))
-	for service, tok := range s.tokens {
-		if tok.Expired(now) {
+	for service, h := range s.tokens {
+		if h.gone(now) {
 			delete(s.tokens, service)
 			continue
 		}
-		entries = append(entries, ports.Entry{Service: service, Token: tok})
+		entries = append(entries, ports.Entry{Service: service, Token: h.tok})
 	}
 	return entries, nil
 }
 
-// Prune drops every expired token and every expired lock, which Get and
-// List would otherwise drop only when they meet them, and reports how many
+// Prune drops every gone token and every expired lock, which Get and List
+// would otherwise drop only when they meet them, and reports how many
 // tokens it dropped.
 func (s *Store) Prune(_ context.Context) (int, error) {
 	now := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for service, tok := range s.tokens {
-		if tok.Expired(now) {
+	for service, h := range s.tokens {
+		if h.gone(now) {
 			delete(s.tokens, service)
 			n++
 		}

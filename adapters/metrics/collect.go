@@ -87,6 +87,10 @@ var (
 		"Forced refreshes asked of this process (POST /refresh).")
 	descEvictions = newDesc("evictions_total",
 		"Tokens evicted through this process.")
+	descRefused = newDesc("requests_refused_total",
+		"Token requests this process refused by its limits, by reason: too_many_services (a new name beyond JWT_MAX_SERVICES) or rate_limited (the token-service client's budget was spent).", "reason")
+	descReused = newDesc("reused_refreshes_total",
+		"Forced refreshes answered with the token of one less than JWT_REFRESH_MIN_INTERVAL earlier, without a token-service call.")
 	descTokens = newDesc("tokens",
 		"Tokens in the shared store, by state: active (not expired) or expired (not yet cleaned up).", "state")
 	descRenewing = newDesc("tokens_renewing",
@@ -103,7 +107,7 @@ type cacheCollector struct{ cache Cache }
 
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descHits, descMisses, descRenewals, descRenewalFailures,
-		descForced, descEvictions, descTokens, descRenewing, descUntilExpiry} {
+		descForced, descEvictions, descRefused, descReused, descTokens, descRenewing, descUntilExpiry} {
 		ch <- d
 	}
 }
@@ -124,6 +128,9 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRenewalFailures, n.RenewalFailures)
 	counter(descForced, n.ForcedRefreshes)
 	counter(descEvictions, n.Evictions)
+	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(n.ServiceLimitRefusals), "too_many_services")
+	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(n.RateLimitRefusals), "rate_limited")
+	counter(descReused, n.ReusedRefreshes)
 
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()

@@ -85,10 +85,9 @@ func classify(tok domain.Token, err error) outcome {
 // Issuer returns next, counting and timing each Issue call by outcome. A
 // call refused because the configuration does not know the service name
 // (domain.ErrUnknownService) made no request and is not counted, as the
-// core does not count it either.
-func (m *Metrics) Issuer(next ports.TokenIssuer) ports.TokenIssuer {
-	return &issuer{next: next, m: m}
-}
+// core does not count it either. When next is a ports.IssuerProber, so is
+// the result, and its probes are not counted.
+func (m *Metrics) Issuer(next ports.TokenIssuer) ports.TokenIssuer { return m.decorate(next) }
 
 type issuer struct {
 	next ports.TokenIssuer

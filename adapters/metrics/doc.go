@@ -12,6 +12,9 @@
 //     scrape time (ObserveCache): hits, misses, renewals, per-service
 //     seconds until expiry, and the REST API's refused requests
 //     (ObserveAuth);
+//   - the REST API's requests, counted and timed by route template, method
+//     and status (ObserveRequest, which the REST adapter calls once per
+//     request);
 //   - the Go runtime and process collectors.
 //
 // The decorators sit off the hot path: a cache hit in the core touches

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,8 +23,13 @@ type Options struct {
 	// Buckets are the upper bounds, in seconds, of the token-service
 	// latency histogram. Default: DefaultBuckets.
 	Buckets []float64
-	// Version, when set, is exported as jwtcache_build_info{version}.
+	// Version, when set, is exported as jwtcache_build_info{version},
+	// beside the Go release the binary was built with (goversion).
 	Version string
+	// HTTPBuckets are the upper bounds, in seconds, of the REST latency
+	// histogram (jwtcache_http_request_duration_seconds). Default:
+	// DefaultHTTPBuckets.
+	HTTPBuckets []float64
 }
 
 // DefaultBuckets are the latency histogram's buckets: a token endpoint
@@ -45,6 +51,7 @@ type Metrics struct {
 	storeErrors  [numOperations]prometheus.Counter
 	lockAcquired prometheus.Counter
 	lockContend  prometheus.Counter
+	http         *httpMetrics
 
 	mu sync.Mutex
 	// observedCache and observedAuth guard against registering a second
@@ -92,15 +99,17 @@ func New(opts Options) *Metrics {
 		Namespace: namespace, Name: "lock_contended_total",
 		Help: "Attempts to take a renewal lock that another renewer held; a waiting renewer retries, so one wait may count several.",
 	})
+	m.http = newHTTPMetrics(opts.HTTPBuckets)
 	m.reg.MustRegister(requests, latency, storeErrors, m.lockAcquired, m.lockContend,
+		m.http.requests, m.http.duration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	if opts.Version != "" {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "build_info",
-			Help:        "Always 1; its version label is the running jwtcache's version.",
-			ConstLabels: prometheus.Labels{"version": opts.Version},
+			Help:        "Always 1; its labels are the running jwtcache's version and the Go release it was built with.",
+			ConstLabels: prometheus.Labels{"version": opts.Version, "goversion": runtime.Version()},
 		}, func() float64 { return 1 }))
 	}
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{

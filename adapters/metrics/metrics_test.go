@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -342,8 +343,10 @@ func TestScrape(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := svc.Refresh(ctx, "data-processor"); err != nil {
-		t.Fatal(err)
+	for range 2 { // the second within the refresh floor: reused
+		if _, err := svc.Refresh(ctx, "data-processor"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := svc.Token(ctx, "ledger"); err != nil {
 		t.Fatal(err)
@@ -371,7 +374,10 @@ func TestScrape(t *testing.T) {
 	}{
 		{"jwtcache_cache_hits_total", nil, 2},
 		{"jwtcache_cache_misses_total", nil, 2},
-		{"jwtcache_forced_refreshes_total", nil, 1},
+		{"jwtcache_forced_refreshes_total", nil, 2},
+		{"jwtcache_reused_refreshes_total", nil, 1},
+		{"jwtcache_requests_refused_total", []string{"reason", "too_many_services"}, 0},
+		{"jwtcache_requests_refused_total", []string{"reason", "rate_limited"}, 0},
 		{"jwtcache_evictions_total", nil, 1},
 		{"jwtcache_renewals_total", nil, 0},
 		{"jwtcache_renewal_failures_total", nil, 0},
@@ -382,7 +388,7 @@ func TestScrape(t *testing.T) {
 		{"jwtcache_lock_acquired_total", nil, 3},
 		{"jwtcache_api_auth_failures_total", []string{"reason", "unauthorized"}, 4},
 		{"jwtcache_api_auth_failures_total", []string{"reason", "forbidden"}, 2},
-		{"jwtcache_build_info", []string{"version", "v1.2.3"}, 1},
+		{"jwtcache_build_info", []string{"version", "v1.2.3", "goversion", runtime.Version()}, 1},
 	} {
 		if got := mustValue(t, m, tc.name, tc.labels...); got != tc.want {
 			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
@@ -429,6 +435,7 @@ func TestMetricNamesLint(t *testing.T) {
 	if err := m.ObserveAuth(fakeAuth{}); err != nil {
 		t.Fatal(err)
 	}
+	m.ObserveRequest("/api/v1/jwt/token/:serviceName", "GET", 200, time.Millisecond)
 	mfs, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -439,7 +446,7 @@ func TestMetricNamesLint(t *testing.T) {
 			ours = append(ours, mf)
 		}
 	}
-	if len(ours) < 15 {
+	if len(ours) < 17 {
 		t.Fatalf("only %d jwtcache metric families", len(ours))
 	}
 	problems, err := promlint.NewWithMetricFamilies(ours).Lint()
@@ -484,5 +491,34 @@ func TestScrapeWithStoreDown(t *testing.T) {
 	if !strings.Contains(body, `promhttp_metric_handler_errors_total{cause="gathering"} 1`) ||
 		!strings.Contains(logs.String(), "scrape incomplete") {
 		t.Fatalf("the failure is neither counted nor logged:\n%s\n%s", body, logs)
+	}
+}
+
+// limitsCache is a Cache whose counters show the limits at work.
+type limitsCache struct{}
+
+func (limitsCache) Counters() app.Counters {
+	return app.Counters{ServiceLimitRefusals: 19000, RateLimitRefusals: 42, ReusedRefreshes: 99}
+}
+
+func (limitsCache) Statuses(context.Context) (app.Statuses, error) { return app.Statuses{}, nil }
+
+func TestLimitRefusalsAreCounted(t *testing.T) {
+	m := New(Options{Logger: quiet})
+	if err := m.ObserveCache(limitsCache{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"jwtcache_requests_refused_total", []string{"reason", "too_many_services"}, 19000},
+		{"jwtcache_requests_refused_total", []string{"reason", "rate_limited"}, 42},
+		{"jwtcache_reused_refreshes_total", nil, 99},
+	} {
+		if got := mustValue(t, m, tc.name, tc.labels...); got != tc.want {
+			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
+		}
 	}
 }

@@ -96,6 +96,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jwtcache/jwtcache/ports"
 )
@@ -134,8 +135,12 @@ type Options struct {
 	// DB is the database number; it must be 0 for a cluster.
 	DB int
 	// TLS connects with TLS (1.2 or later), verifying the server's
-	// certificate against the system roots for the host of each address.
+	// certificate against the system roots, or TLSOptions.CAFile, for the
+	// host of each address or TLSOptions.ServerName.
 	TLS bool
+	// TLSOptions give a private CA, a client certificate and a server name
+	// to TLS; New reads their files. Used only when TLS is on.
+	TLSOptions TLSOptions
 	// DialTimeout, ReadTimeout and WriteTimeout bound connecting and each
 	// command; the guide's REDIS_TIMEOUT sets all three.
 	DialTimeout, ReadTimeout, WriteTimeout time.Duration
@@ -165,6 +170,10 @@ type Options struct {
 	// Logger receives warnings about unreadable values; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// TracerProvider, when not nil, traces the Redis commands that run
+	// inside a span (go-redis's own OpenTelemetry instrumentation, without
+	// the commands' arguments). Only New uses it; nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Store is a ports.TokenStore, ports.RenewalLocker, ports.ChangeFeed and
@@ -219,9 +228,20 @@ func New(opts Options) (*Store, error) {
 		ContextTimeoutEnabled: true,
 	}
 	if opts.TLS {
-		uo.Dialer = tlsDialer(opts.DialTimeout)
+		base, err := opts.TLSOptions.Config()
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: %w", err)
+		}
+		uo.Dialer = tlsDialer(opts.DialTimeout, base)
 	}
-	s := newStore(redis.NewUniversalClient(uo), opts, c)
+	client := redis.NewUniversalClient(uo)
+	if opts.TracerProvider != nil {
+		if err := instrument(client, opts.TracerProvider); err != nil {
+			_ = client.Close()
+			return nil, err
+		}
+	}
+	s := newStore(client, opts, c)
 	s.ownsClient = true
 	return s, nil
 }
@@ -275,21 +295,29 @@ func (o *Options) normalize() error {
 	return nil
 }
 
-// tlsDialer dials TLS with the host of each address as the server name:
-// go-redis would otherwise need one tls.Config for every node of a cluster
-// or every master Sentinel names.
-func tlsDialer(timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// tlsDialer dials TLS with base (nil: the defaults), and with the host of
+// each address as the server name unless base names one: go-redis would
+// otherwise need one tls.Config for every node of a cluster or every master
+// Sentinel names.
+func tlsDialer(timeout time.Duration, base *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	if timeout <= 0 {
 		timeout = defaultDialTimeout
+	}
+	if base == nil {
+		base = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
 			return nil, err
 		}
+		cfg := base.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName = host
+		}
 		d := &tls.Dialer{
 			NetDialer: &net.Dialer{Timeout: timeout, KeepAlive: 5 * time.Minute},
-			Config:    &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host},
+			Config:    cfg,
 		}
 		return d.DialContext(ctx, network, addr)
 	}
@@ -341,6 +369,8 @@ func (o Options) String() string {
 		redacted.Password = "[redacted]"
 	}
 	redacted.EncryptionKeys = nil
+	// A tracer provider is an SDK's internals, not configuration.
+	redacted.TracerProvider = nil
 	type plain Options // drops the methods, so Sprintf does not recurse
 	text := fmt.Sprintf("%+v", plain(redacted))
 	if n := len(o.EncryptionKeys); n > 0 {

@@ -580,7 +580,7 @@ func TestTLSDialerVerifiesTheHost(t *testing.T) {
 			_ = c.Close()
 		}
 	}()
-	conn, err := tlsDialer(time.Second)(t.Context(), "tcp", ln.Addr().String())
+	conn, err := tlsDialer(time.Second, nil)(t.Context(), "tcp", ln.Addr().String())
 	if err == nil {
 		conn.Close()
 		t.Fatal("TLS dial to a plaintext server succeeded")

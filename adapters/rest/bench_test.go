@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/jwtcache/jwtcache/adapters/metrics"
 	"github.com/jwtcache/jwtcache/app"
 	"github.com/jwtcache/jwtcache/domain"
 )
@@ -70,6 +71,13 @@ func tokenHitHandler() http.Handler {
 // whole handler: middleware, routing, encoding.
 func BenchmarkTokenHit(b *testing.B) {
 	runHandlerBench(b, tokenHitHandler())
+}
+
+// BenchmarkTokenHitMetrics is BenchmarkTokenHit with the request metrics
+// the server counts (adapters/metrics as the Observer), as jwtcache serves.
+func BenchmarkTokenHitMetrics(b *testing.B) {
+	m := metrics.New(metrics.Options{Logger: discardLogger})
+	runHandlerBench(b, NewHandler(newBenchService(), Options{Logger: discardLogger, Clock: fixedClock{testNow}, Observer: m}))
 }
 
 // BenchmarkBareGinSameBytes is the floor for BenchmarkTokenHit: a bare gin

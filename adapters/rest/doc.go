@@ -17,4 +17,17 @@
 // Access control is optional: with an Auth (NewAuth) the endpoints that
 // hand out tokens or change the cache need an API key, compared in
 // constant time; see Auth for which endpoints and how.
+//
+// The Server bounds what a client can hold (Limits): request and answer
+// times, header bytes and open connections. A request with a body is
+// refused unread (413), since no endpoint takes one. An optional second
+// listener (NewManagementHandler, ServerConfig.ManagementAddr) serves the
+// probes, the health endpoint and the metrics apart from the API port.
+//
+// Observation is optional too, and costs nothing when off: an Observer
+// (adapters/metrics) is told of every answered request by route template,
+// method and status; a TracerProvider gives every request a server span
+// that continues the caller's W3C trace context. Tracing uses the
+// OpenTelemetry API only: a program using this package links the SDK only
+// if it sets one up itself.
 package rest

@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -34,6 +35,8 @@ type apiError struct {
 // library and is never shown to the client.
 func mapError(err error, service string) apiError {
 	var tse *domain.TokenServiceError
+	var tms *domain.TooManyServicesError
+	var rl *domain.RateLimitedError
 	switch {
 	case errors.Is(err, domain.ErrInvalidServiceName):
 		// The domain's own words: they explain the rule and never repeat
@@ -49,6 +52,12 @@ func mapError(err error, service string) apiError {
 	case errors.Is(err, domain.ErrClosed):
 		return apiError{status: http.StatusServiceUnavailable, code: restapi.CodeShuttingDown,
 			message: "the token cache is shutting down"}
+	case errors.As(err, &tms):
+		return apiError{status: http.StatusServiceUnavailable, code: restapi.CodeTooManyServices,
+			message: fmt.Sprintf("this cache already holds its limit of %d service names (JWT_MAX_SERVICES); names it holds keep working", tms.Limit)}
+	case errors.As(err, &rl):
+		return apiError{status: http.StatusTooManyRequests, code: restapi.CodeRateLimited, retryAfter: rl.RetryAfter,
+			message: "too many token requests for this token-service client (JWT_TOKEN_RATE, JWT_TOKEN_BURST); retry after Retry-After seconds"}
 	case errors.As(err, &tse):
 		return mapTokenServiceError(tse)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -77,6 +86,10 @@ func mapTokenServiceError(e *domain.TokenServiceError) apiError {
 	case domain.Unreachable:
 		a.status, a.code = http.StatusServiceUnavailable, restapi.CodeTokenServiceUnavailable
 		a.message = "the token service is unreachable"
+		if e.HTTPStatus == http.StatusTooManyRequests {
+			// It answered, asking us to come back later (Retry-After).
+			a.message = "the token service asks to retry later" + upstreamDetail(e)
+		}
 	case domain.Timeout:
 		a.status, a.code = http.StatusGatewayTimeout, restapi.CodeTokenServiceTimeout
 		a.message = "the token service did not answer in time"

@@ -23,13 +23,15 @@ func (c fixedClock) Now() time.Time { return c.t }
 // func field gets a plausible default; every service name is validated
 // first, as the core does.
 type fakeService struct {
-	token      func(ctx context.Context, service string) (domain.Token, error)
-	refresh    func(ctx context.Context, service string) (domain.Token, error)
-	evict      func(ctx context.Context, service string) (app.Eviction, error)
-	status     func(ctx context.Context, service string) (app.TokenStatus, error)
-	statuses   func(ctx context.Context) (app.Statuses, error)
-	statistics func(ctx context.Context) (app.Statistics, error)
-	health     func(ctx context.Context) app.Health
+	token   func(ctx context.Context, service string) (domain.Token, error)
+	refresh func(ctx context.Context, service string) (domain.Token, error)
+	// refreshReused marks every successful refresh as a reused one.
+	refreshReused bool
+	evict         func(ctx context.Context, service string) (app.Eviction, error)
+	status        func(ctx context.Context, service string) (app.TokenStatus, error)
+	statuses      func(ctx context.Context) (app.Statuses, error)
+	statistics    func(ctx context.Context) (app.Statistics, error)
+	health        func(ctx context.Context) app.Health
 	// panics makes every method panic with this value when non-nil.
 	panics any
 }
@@ -89,14 +91,18 @@ func (f *fakeService) Describe(service string, tok domain.Token) app.TokenStatus
 	return describe(service, tok)
 }
 
-func (f *fakeService) Refresh(ctx context.Context, service string) (domain.Token, error) {
+func (f *fakeService) RefreshWithResult(ctx context.Context, service string) (app.RefreshResult, error) {
 	if err := f.check(service); err != nil {
-		return domain.Token{}, err
+		return app.RefreshResult{}, err
 	}
+	tok := guideToken()
 	if f.refresh != nil {
-		return f.refresh(ctx, service)
+		var err error
+		if tok, err = f.refresh(ctx, service); err != nil {
+			return app.RefreshResult{}, err
+		}
 	}
-	return guideToken(), nil
+	return app.RefreshResult{Token: tok, Reused: f.refreshReused}, nil
 }
 
 func (f *fakeService) Evict(ctx context.Context, service string) (app.Eviction, error) {
@@ -142,7 +148,8 @@ func (f *fakeService) Statistics(ctx context.Context) (app.Statistics, error) {
 	return app.Statistics{
 		At: testNow, TotalTokens: 3, ActiveTokens: 3, RenewingTokens: 1,
 		Counters: app.Counters{CacheHits: 95, CacheMisses: 5, TokenServiceRequests: 7, TokenServiceFailures: 1,
-			Renewals: 4, RenewalFailures: 1, ForcedRefreshes: 2, Evictions: 1},
+			Renewals: 4, RenewalFailures: 1, ForcedRefreshes: 2, Evictions: 1,
+			ServiceLimitRefusals: 19000, RateLimitRefusals: 3, ReusedRefreshes: 99},
 	}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jwtcache/jwtcache/adapters/rest/restapi"
 	"github.com/jwtcache/jwtcache/app"
@@ -40,6 +41,15 @@ type Options struct {
 	// one to Server.DrainFirst. Default: one that never drains, so that
 	// /readyz follows the cache's health only.
 	Readiness *Readiness
+	// TracerProvider, when not nil, traces every request: one server span
+	// named after the route template, continuing the caller's W3C trace
+	// context, in the context the core and the store are called with. Nil
+	// adds no middleware and costs the requests nothing.
+	TracerProvider trace.TracerProvider
+	// Observer, when not nil, is told of every request answered: its route
+	// template, method, status and duration (adapters/metrics counts them).
+	// Nil costs the requests nothing.
+	Observer RequestObserver
 }
 
 // BasePath is the prefix of every endpoint, restapi.BasePath.
@@ -56,34 +66,7 @@ var releaseMode sync.Once
 // unknown routes (404) and wrong methods (405), and panics recovered into
 // a JSON 500.
 func NewHandler(svc Cache, opts Options) http.Handler {
-	if svc == nil {
-		panic("rest: NewHandler needs a Cache")
-	}
-	// Gin's debug mode prints a banner and every route to stdout; this
-	// service logs through slog only.
-	releaseMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
-
-	a := &api{svc: svc, clock: opts.Clock, log: opts.Logger, auth: opts.Auth, ready: opts.Readiness}
-	if a.clock == nil {
-		a.clock = ports.SystemClock
-	}
-	if a.log == nil {
-		a.log = slog.Default()
-	}
-
-	e := gin.New()
-	e.HandleMethodNotAllowed = true
-	// A redirect would answer /status/ with an HTML body; every path that
-	// is not an endpoint gets the JSON 404 instead.
-	e.RedirectTrailingSlash = false
-	e.RedirectFixedPath = false
-
-	// The logger wraps recovery so that it sees the 500 a panic becomes.
-	e.Use(a.logRequests, gin.CustomRecoveryWithWriter(nil, a.recovered))
-	if a.auth != nil {
-		e.Use(a.authenticate)
-	}
-	e.Use(opts.Middleware...)
+	a, e := newEngine(svc, opts)
 
 	g := e.Group(BasePath)
 	byName := "/:" + paramService
@@ -107,6 +90,47 @@ func NewHandler(svc Cache, opts Options) http.Handler {
 	e.NoRoute(a.notFound)
 	e.NoMethod(a.methodNotAllowed)
 	return e
+}
+
+// newEngine is a gin engine with no routes yet and the middleware every
+// handler of this package runs: the request log, panic recovery, the body
+// refusal, Auth and Options.Middleware.
+func newEngine(svc Cache, opts Options) (*api, *gin.Engine) {
+	if svc == nil {
+		panic("rest: a handler needs a Cache")
+	}
+	// Gin's debug mode prints a banner and every route to stdout; this
+	// service logs through slog only.
+	releaseMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
+
+	a := &api{svc: svc, clock: opts.Clock, log: opts.Logger, auth: opts.Auth, ready: opts.Readiness}
+	if a.clock == nil {
+		a.clock = ports.SystemClock
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	// A redirect would answer /status/ with an HTML body; every path that
+	// is not an endpoint gets the JSON 404 instead.
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+
+	if opts.TracerProvider != nil {
+		e.Use(traceRequests(opts.TracerProvider))
+	}
+	if opts.Observer != nil {
+		e.Use(observeRequests(opts.Observer))
+	}
+	// The logger wraps recovery so that it sees the 500 a panic becomes.
+	e.Use(a.logRequests, gin.CustomRecoveryWithWriter(nil, a.recovered), a.refuseBody)
+	if a.auth != nil {
+		e.Use(a.authenticate)
+	}
+	e.Use(opts.Middleware...)
+	return a, e
 }
 
 // api holds the endpoints. It is immutable after NewHandler.
@@ -141,16 +165,28 @@ func (a *api) token(c *gin.Context) {
 	a.sendToken(c, name, "", tok)
 }
 
+// The messages of the refresh answer.
+const (
+	msgRefreshed = "Token refreshed successfully"
+	// msgRefreshReused answers a refresh within the minimum interval of
+	// the previous one (JWT_REFRESH_MIN_INTERVAL): no new call was made.
+	msgRefreshReused = "Token refreshed recently; returning the token from that refresh"
+)
+
 // refresh is POST /refresh/:serviceName: the token response with a
 // message.
 func (a *api) refresh(c *gin.Context) {
 	name := c.Param(paramService)
-	tok, err := a.svc.Refresh(c.Request.Context(), name)
+	r, err := a.svc.RefreshWithResult(c.Request.Context(), name)
 	if err != nil {
 		a.fail(c, name, err)
 		return
 	}
-	a.sendToken(c, name, "Token refreshed successfully", tok)
+	msg := msgRefreshed
+	if r.Reused {
+		msg = msgRefreshReused
+	}
+	a.sendToken(c, name, msg, r.Token)
 }
 
 // sendToken writes a token with its status fields.
@@ -295,6 +331,10 @@ func (a *api) statistics(c *gin.Context) {
 	w.uint("renewalFailures", s.RenewalFailures)
 	w.uint("forcedRefreshes", s.ForcedRefreshes)
 	w.uint("evictions", s.Evictions)
+	// Not in the guide: the limits' refusals and reuses.
+	w.uint("serviceLimitRefusals", s.ServiceLimitRefusals)
+	w.uint("rateLimitRefusals", s.RateLimitRefusals)
+	w.uint("reusedRefreshes", s.ReusedRefreshes)
 	w.close()
 	send(c.Writer, http.StatusOK, w)
 }

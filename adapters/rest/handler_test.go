@@ -286,6 +286,18 @@ func TestRefreshEndpoint(t *testing.T) {
 	}
 }
 
+// TestRefreshEndpointSaysWhenItReusedARefresh: a refresh within the
+// minimum interval is a 200 with the token and a message saying so.
+func TestRefreshEndpointSaysWhenItReusedARefresh(t *testing.T) {
+	h, _ := newTestHandler(&fakeService{refreshReused: true})
+	rec, body := do(t, h, http.MethodPost, "/api/v1/jwt/refresh/kyc")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	contains(t, body, map[string]any{"serviceName": "kyc", "accessToken": secretToken,
+		"message": "Token refreshed recently; returning the token from that refresh"}, "reused refresh")
+}
+
 func TestEvictEndpoint(t *testing.T) {
 	t.Run("removed", func(t *testing.T) {
 		h, _ := newTestHandler(&fakeService{})
@@ -436,12 +448,15 @@ func TestStatisticsEndpoint(t *testing.T) {
 		"cacheHits": kInt, "cacheMisses": kInt, "hitRatio": kNumber, "hitRatioPercent": kNumber,
 		"tokenServiceRequests": kInt, "tokenServiceFailures": kInt, "renewals": kInt, "renewalFailures": kInt,
 		"forcedRefreshes": kInt, "evictions": kInt,
+		// Not in the guide: the limits'.
+		"serviceLimitRefusals": kInt, "rateLimitRefusals": kInt, "reusedRefreshes": kInt,
 	})
 	contains(t, body, map[string]any{
 		"timestamp": "2024-01-15T10:30:00Z", "totalTokens": 3, "activeTokens": 3, "expiredTokens": 0,
 		"renewingTokens": 1, "cacheHits": 95, "cacheMisses": 5, "hitRatio": 0.95, "hitRatioPercent": 95,
 		"tokenServiceRequests": 7, "tokenServiceFailures": 1, "renewals": 4, "renewalFailures": 1,
 		"forcedRefreshes": 2, "evictions": 1,
+		"serviceLimitRefusals": 19000, "rateLimitRefusals": 3, "reusedRefreshes": 99,
 	}, "statistics")
 }
 
@@ -606,6 +621,18 @@ func TestErrorMapping(t *testing.T) {
 			svc:    failWith(fmt.Errorf("app: waiting for renewal: %w", context.DeadlineExceeded)),
 			method: http.MethodGet, path: "/api/v1/jwt/token/kyc",
 			wantStatus: 504, wantCode: "timeout", wantService: "kyc",
+		},
+		{
+			name:   "too many services",
+			svc:    failWith(fmt.Errorf("app: %w", &domain.TooManyServicesError{Service: "svc-9f3a", Limit: 10000})),
+			method: http.MethodGet, path: "/api/v1/jwt/token/svc-9f3a",
+			wantStatus: 503, wantCode: "too_many_services", wantService: "svc-9f3a", wantMessage: "limit of 10000 service names",
+		},
+		{
+			name:   "rate limited with Retry-After",
+			svc:    failWith(fmt.Errorf("app: %w", &domain.RateLimitedError{Service: "kyc", RetryAfter: 50 * time.Millisecond})),
+			method: http.MethodPost, path: "/api/v1/jwt/refresh/kyc",
+			wantStatus: 429, wantCode: "rate_limited", wantService: "kyc", wantRetry: "1", wantMessage: "Retry-After",
 		},
 		{
 			name:   "closed",

@@ -198,6 +198,13 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 			method: "GET", path: "/api/v1/jwt/token/kyc", want: 504, wantCode: "timeout"},
 		{name: "client went away", svc: &fakeService{token: fails(context.Canceled)},
 			method: "GET", path: "/api/v1/jwt/token/kyc", want: 499, wantCode: "request_canceled"},
+		{name: "refresh reused", svc: &fakeService{refreshReused: true}, method: "POST", path: "/api/v1/jwt/refresh/kyc", want: 200},
+		{name: "too many services", svc: &fakeService{token: fails(&domain.TooManyServicesError{Service: "kyc", Limit: 10})},
+			method: "GET", path: "/api/v1/jwt/token/kyc", want: 503, wantCode: "too_many_services"},
+		{name: "rate limited", svc: &fakeService{token: fails(&domain.RateLimitedError{Service: "kyc", RetryAfter: time.Second})},
+			method: "GET", path: "/api/v1/jwt/bearer/kyc", want: 429, wantCode: "rate_limited"},
+		{name: "refresh rate limited", svc: &fakeService{refresh: fails(&domain.RateLimitedError{Service: "kyc", RetryAfter: time.Second})},
+			method: "POST", path: "/api/v1/jwt/refresh/kyc", want: 429, wantCode: "rate_limited"},
 		{name: "shutting down", svc: &fakeService{token: fails(domain.ErrClosed)},
 			method: "GET", path: "/api/v1/jwt/token/kyc", want: 503, wantCode: "shutting_down"},
 		{name: "internal", svc: &fakeService{evict: func(context.Context, string) (app.Eviction, error) {
@@ -249,15 +256,17 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 		}
 	}
 
-	// Unknown routes and wrong methods belong to no operation: they must
-	// match the Error schema.
-	for _, tc := range []struct{ method, path, code string }{
-		{"GET", "/api/v1/jwt/nope", "not_found"},
-		{"GET", "/metrics", "not_found"}, // no Metrics handler given
-		{"POST", "/api/v1/jwt/token/kyc", "method_not_allowed"},
-		{"DELETE", "/readyz", "method_not_allowed"},
+	// Unknown routes, wrong methods and requests with a body belong to no
+	// operation: they must match the Error schema.
+	for _, tc := range []struct{ method, path, code, body string }{
+		{"GET", "/api/v1/jwt/nope", "not_found", ""},
+		{"GET", "/metrics", "not_found", ""}, // no Metrics handler given
+		{"POST", "/api/v1/jwt/token/kyc", "method_not_allowed", ""},
+		{"DELETE", "/readyz", "method_not_allowed", ""},
+		{"POST", "/api/v1/jwt/refresh/kyc", "request_body_not_allowed", "{}"},
 	} {
-		rec := request(NewHandler(&fakeService{}, Options{Logger: discardLogger}), tc.method, tc.path)
+		rec := httptest.NewRecorder()
+		NewHandler(&fakeService{}, Options{Logger: discardLogger}).ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body)))
 		op := map[string]any{"responses": map[string]any{"default": map[string]any{"$ref": "#/components/responses/Error"}}}
 		if err := doc.CheckOperationResponse(op, tc.method+" "+tc.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body.Bytes()); err != nil {
 			t.Error(err)

@@ -29,18 +29,13 @@ type Server struct {
 	// keeps serving for drainDelay.
 	ready      *Readiness
 	drainDelay time.Duration
+	// limits are applied to srv and the listener by Start.
+	limits Limits
 }
 
-// Timeouts against clients that hold connections open without sending a
-// request. There is no write timeout: fetching a token may legitimately
-// take as long as the core allows, and the core bounds it.
-const (
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 2 * time.Minute
-)
-
 // NewServer returns a Server for h on addr (host:port; port 0 picks a free
-// one, see Addr). A nil logger means slog.Default().
+// one, see Addr), with the default Limits. A nil logger means
+// slog.Default().
 func NewServer(addr string, h http.Handler, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.Default()
@@ -49,14 +44,20 @@ func NewServer(addr string, h http.Handler, logger *slog.Logger) *Server {
 		addr:   addr,
 		logger: logger,
 		srv: &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: readHeaderTimeout,
-			IdleTimeout:       idleTimeout,
+			Handler: h,
 			// net/http's own complaints (TLS handshakes, bad requests) go to
 			// slog like everything else.
 			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		},
 	}
+}
+
+// SetLimits replaces the default Limits; zero fields keep their defaults.
+// Call it before Start.
+func (s *Server) SetLimits(l Limits) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limits = l
 }
 
 // Start listens on the address and serves in a new goroutine. It returns
@@ -72,9 +73,18 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rest: listen on %s: %w", s.addr, err)
 	}
+	l := s.limits.withDefaults()
+	// ReadHeaderTimeout stays zero: ReadTimeout then bounds the headers too.
+	s.srv.ReadTimeout = l.ReadTimeout
+	s.srv.WriteTimeout = l.WriteTimeout
+	s.srv.IdleTimeout = l.IdleTimeout
+	s.srv.MaxHeaderBytes = l.MaxHeaderBytes
+	ln = newLimitListener(ln, l.MaxConnections, s.logger)
 	s.ln = ln
 	s.served = make(chan struct{})
-	s.logger.InfoContext(ctx, "rest: serving", "addr", ln.Addr().String())
+	s.logger.InfoContext(ctx, "rest: serving", "addr", ln.Addr().String(),
+		"readTimeout", l.ReadTimeout, "writeTimeout", l.WriteTimeout, "idleTimeout", l.IdleTimeout,
+		"maxHeaderBytes", l.MaxHeaderBytes, "maxConnections", l.MaxConnections)
 	go func() {
 		defer close(s.served)
 		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

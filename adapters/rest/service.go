@@ -18,8 +18,10 @@ type Cache interface {
 	// Describe is the status of tok, service's token, at the current
 	// instant (Exists is true).
 	Describe(service string, tok domain.Token) app.TokenStatus
-	// Refresh fetches a new token for service whatever the cache holds.
-	Refresh(ctx context.Context, service string) (domain.Token, error)
+	// RefreshWithResult fetches a new token for service whatever the
+	// cache holds, or reuses that of a forced refresh moments earlier
+	// (Reused).
+	RefreshWithResult(ctx context.Context, service string) (app.RefreshResult, error)
 	// Evict removes service's cached token.
 	Evict(ctx context.Context, service string) (app.Eviction, error)
 	// Status describes service's cached token; Exists is false, and the

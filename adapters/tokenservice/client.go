@@ -8,13 +8,17 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/internal/textclip"
 )
 
 // ErrCachedRejection is wrapped by the error Issue returns from the negative
-// cache: a copy of the token service's recent invalid_client or
-// unauthorized_client answer to the same client, returned without asking
-// again.
+// cache: a copy of the token service's recent definitive refusal
+// (invalid_client, unauthorized_client, invalid_scope, invalid_request,
+// invalid_grant or unsupported_grant_type) of the same client, returned
+// without asking again.
 var ErrCachedRejection = errors.New("cached answer: the token service rejected this client moments ago and is not asked again yet")
 
 // client is who asks for a token, where and for what, with the negative
@@ -32,9 +36,13 @@ type client struct {
 	audience string
 	grant    string
 	timeout  time.Duration
+	// spanName and spanAttrs start the span of each token request (see
+	// spanStart).
+	spanName  string
+	spanAttrs []attribute.KeyValue
 
 	// mu guards rejected and until: when until is after now, rejected (the
-	// last invalid_client or unauthorized_client answer, finished) is
+	// last definitive refusal, finished) is
 	// returned instead of making a request.
 	mu       sync.Mutex
 	rejected domain.TokenServiceError
@@ -77,6 +85,9 @@ func newClient(o ClientOptions, r *reach) (*client, error) {
 	if err := r.attach(c, o); err != nil {
 		return nil, err
 	}
+	// With discovery the endpoint is not known yet, and the span is named
+	// after the method alone.
+	c.spanName, c.spanAttrs = c.spanStart()
 	return c, nil
 }
 
@@ -159,20 +170,34 @@ func (c *client) finish(err error, assertion string) error {
 		r := strings.NewReplacer(pairs...)
 		tse.Code, tse.Description = r.Replace(tse.Code), r.Replace(tse.Description)
 	}
-	tse.Code = truncate(tse.Code, maxCodeLen)
-	tse.Description = truncate(tse.Description, maxDescriptionLen)
+	tse.Code = textclip.Clip(tse.Code, maxCodeLen)
+	tse.Description = textclip.Clip(tse.Description, maxDescriptionLen)
 	return err
 }
 
-// clientRejected reports whether err says the client itself is wrong
-// (RFC 6749 §5.2): its credentials, or its right to this grant. Asking
-// again with the same client cannot help until someone changes something.
+// definitiveCodes are the RFC 6749 §5.2 errors that refuse the request
+// itself: the client's credentials or rights, or the scope, audience or
+// grant it asks for. A client sends the same request every time, so asking
+// again cannot help until someone changes the configuration. Errors that
+// say "later" (temporarily_unavailable, server_error, slow_down) are not
+// among them, nor codes RFC 6749 does not define.
+var definitiveCodes = map[string]bool{
+	"invalid_client":         true,
+	"unauthorized_client":    true,
+	"invalid_scope":          true,
+	"invalid_request":        true,
+	"invalid_grant":          true,
+	"unsupported_grant_type": true,
+}
+
+// clientRejected reports whether err is a definitive refusal of the
+// client's request (definitiveCodes).
 func clientRejected(err error) (*domain.TokenServiceError, bool) {
 	var tse *domain.TokenServiceError
 	if !errors.As(err, &tse) || tse.Kind != domain.Rejected {
 		return nil, false
 	}
-	return tse, tse.Code == "invalid_client" || tse.Code == "unauthorized_client"
+	return tse, definitiveCodes[tse.Code]
 }
 
 // remember keeps err for ttl when it rejects the client's credentials of

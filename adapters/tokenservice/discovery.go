@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jwtcache/jwtcache/internal/textclip"
 )
 
 // Discovery limits and intervals (see Reach).
@@ -344,7 +346,7 @@ func parseDocument(body []byte, issuer string) (*document, error) {
 		// RFC 8414 §3.3: a document for another issuer could send the
 		// client's credentials elsewhere.
 		return nil, fmt.Errorf("%w: its issuer %s is not the issuer URL (RFC 8414 §3.3: they must be identical)",
-			ErrBadDiscoveryDocument, strconv.Quote(truncate(clean(got), maxDescriptionLen)))
+			ErrBadDiscoveryDocument, strconv.Quote(textclip.Clip(clean(got), maxDescriptionLen)))
 	}
 	te, _ := jsonString(raw.TokenEndpoint)
 	if te == "" {

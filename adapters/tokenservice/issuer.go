@@ -12,9 +12,11 @@
 // Each service may have a client of its own (Options.Services): its own
 // token endpoint, client id, credentials, scope, audience and timeout.
 // Clients authenticate with client_secret_basic, client_secret_post or
-// private_key_jwt (RFC 7523). A client the token service has just called
-// invalid or unauthorized is not sent again for a while (the negative
-// cache), so that a misconfigured client cannot hammer the token service.
+// private_key_jwt (RFC 7523). A client whose request the token service has
+// just refused for good (invalid_client, unauthorized_client,
+// invalid_scope, invalid_request, invalid_grant, unsupported_grant_type)
+// is not sent again for a while (the negative cache), so that a
+// misconfigured client cannot hammer the token service.
 package tokenservice
 
 import (
@@ -23,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -30,6 +33,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jwtcache/jwtcache/domain"
 	"github.com/jwtcache/jwtcache/ports"
@@ -44,8 +49,9 @@ const (
 	// DefaultMaxBodyBytes bounds the response body read; a token response
 	// is a few KiB at most.
 	DefaultMaxBodyBytes int64 = 64 << 10
-	// DefaultNegativeCache is how long an invalid_client or
-	// unauthorized_client answer is repeated without asking again.
+	// DefaultNegativeCache is how long a definitive refusal
+	// (invalid_client, invalid_scope, ...) is repeated without asking
+	// again.
 	DefaultNegativeCache = 30 * time.Second
 )
 
@@ -112,12 +118,23 @@ type Options struct {
 	// Strict refuses every service not in Services: Issue returns an error
 	// wrapping domain.ErrUnknownService without any request.
 	Strict bool
-	// NegativeCache is how long a client's invalid_client or
-	// unauthorized_client answer is remembered: meanwhile Issue returns a
+	// NegativeCache is how long a client's definitive refusal
+	// (invalid_client, unauthorized_client, invalid_scope,
+	// invalid_request, invalid_grant, unsupported_grant_type) is
+	// remembered: meanwhile Issue returns a
 	// copy of it (wrapping ErrCachedRejection) without asking the token
 	// service, so that a misconfigured client cannot hammer it. Default
 	// DefaultNegativeCache; negative turns it off.
 	NegativeCache time.Duration
+
+	// MinTokenLifetime is the least a new token must have left when it
+	// arrives; a token that leaves less (an exp in the past, or just
+	// ahead, while expires_in promised an hour) is refused as a
+	// BadResponse error wrapping ErrDeadToken and never returned. For a
+	// token whose expires_in is shorter than four times this, the bar is a
+	// quarter of expires_in. Default DefaultMinTokenLifetime; negative
+	// refuses only tokens already expired.
+	MinTokenLifetime time.Duration
 
 	// MaxBodyBytes bounds the response body; default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -132,6 +149,12 @@ type Options struct {
 	// Reach holds what the clients share to reach their token services:
 	// trusted CAs, credential file checks, discovery. Optional.
 	Reach
+
+	// TracerProvider, when not nil, traces every token request: a client
+	// span ("POST /oauth/token"), a child of the span in Issue's context
+	// if there is one, whose W3C traceparent is sent to the token service.
+	// Optional; nil traces nothing and sends no trace headers.
+	TracerProvider trace.TracerProvider
 }
 
 // ClientOptions is one service's client. Every field is optional: an empty
@@ -187,6 +210,9 @@ type Issuer struct {
 	clock    ports.Clock
 	strict   bool
 	negative time.Duration
+	life     *lifeCheck
+	// tracer is nil when Options.TracerProvider is.
+	tracer trace.Tracer
 	// def is the client of every service not in services.
 	def *client
 	// services holds the clients of Options.Services. Read-only after New.
@@ -211,9 +237,13 @@ func New(opts Options) (*Issuer, error) {
 		clock:    opts.Clock,
 		strict:   opts.Strict,
 		negative: cmp.Or(opts.NegativeCache, DefaultNegativeCache),
+		life:     &lifeCheck{min: max(cmp.Or(opts.MinTokenLifetime, DefaultMinTokenLifetime), 0), log: cmp.Or(opts.Logger, slog.Default())},
 	}
 	if i.clock == nil {
 		i.clock = ports.SystemClock
+	}
+	if opts.TracerProvider != nil {
+		i.tracer = opts.TracerProvider.Tracer(instrumentationName)
 	}
 
 	def := opts.defaultClient()
@@ -324,15 +354,16 @@ func (i *Issuer) clientFor(service string) (*client, error) {
 // token, which is somewhere in between, so counting from the start never
 // puts the expiry later than the server meant. A JWT's exp claim, written
 // in whole seconds and so often a little earlier still, wins when it is
-// earlier: that is the instant resource servers check.
+// earlier: that is the instant resource servers check. A token that then
+// leaves less than Options.MinTokenLifetime is refused (ErrDeadToken).
 //
 // A failure is a *domain.TokenServiceError with Service set, except when
 // ctx is cancelled: then the error wraps ctx.Err() (errors.Is(err,
 // context.Canceled) holds); and except for a service a strict issuer does
 // not know: then it wraps domain.ErrUnknownService and no request is made.
 // A deadline, ctx's or the client's timeout, is a Timeout error that wraps
-// context.DeadlineExceeded. While the token service's invalid_client or
-// unauthorized_client answer to the client is remembered (see
+// context.DeadlineExceeded. While the token service's definitive refusal
+// of the client is remembered (see
 // Options.NegativeCache), Issue returns a copy of it for service, wrapping
 // ErrCachedRejection, and makes no request.
 func (i *Issuer) Issue(ctx context.Context, service string) (domain.Token, error) {
@@ -344,14 +375,18 @@ func (i *Issuer) Issue(ctx context.Context, service string) (domain.Token, error
 	if err := c.rejection(service, i.clock.Now(), gen); err != nil {
 		return domain.Token{}, err
 	}
-	tok, assertion, err := i.issue(ctx, c, service)
+	ctx, span := i.startSpan(ctx, c, service)
+	tok, assertion, err := i.issue(ctx, c, service, span)
 	if err != nil && c.reloadAfterRefusal(err, gen) {
 		gen = c.credentialGeneration()
-		tok, assertion, err = i.issue(ctx, c, service)
+		tok, assertion, err = i.issue(ctx, c, service, span)
 	}
 	if err != nil {
 		err = c.finish(err, assertion)
 		c.remember(err, i.clock.Now(), i.negative, gen)
+	}
+	endSpan(span, err)
+	if err != nil {
 		return domain.Token{}, err
 	}
 	return tok, nil
@@ -359,7 +394,7 @@ func (i *Issuer) Issue(ctx context.Context, service string) (domain.Token, error
 
 // issue makes the request. It returns the client assertion it sent, if
 // any, so that Issue can keep it out of the error too.
-func (i *Issuer) issue(ctx context.Context, c *client, service string) (_ domain.Token, assertion string, _ error) {
+func (i *Issuer) issue(ctx context.Context, c *client, service string, span trace.Span) (_ domain.Token, assertion string, _ error) {
 	start := i.clock.Now()
 
 	endpoint, err := c.tokenEndpoint()
@@ -386,11 +421,13 @@ func (i *Issuer) issue(ctx context.Context, c *client, service string) (_ domain
 		// they are joined with ':', so that a ':' or '%' in them survives.
 		req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.currentSecret()))
 	}
+	inject(span, req)
 
 	resp, err := i.httpFor(c).Do(req)
 	if err != nil {
 		return domain.Token{}, assertion, transportError(ctx, reqCtx, service, err)
 	}
+	answered(span, resp.StatusCode)
 	defer resp.Body.Close()
 	respBody, err := readLimited(resp.Body, i.maxBody)
 	if err != nil && !errors.Is(err, ErrBodyTooLarge) {
@@ -402,7 +439,10 @@ func (i *Issuer) issue(ctx context.Context, c *client, service string) (_ domain
 	if err != nil {
 		return domain.Token{}, assertion, &domain.TokenServiceError{Kind: domain.BadResponse, Service: service, HTTPStatus: resp.StatusCode, Err: err}
 	}
-	tok, err := parseToken(respBody, c.scope, start)
+	tok, promised, err := parseToken(respBody, c.scope, start)
+	if err == nil {
+		err = i.life.check(service, tok, promised, i.clock.Now())
+	}
 	if err != nil {
 		var tse *domain.TokenServiceError
 		if errors.As(err, &tse) {
@@ -448,9 +488,11 @@ func transportError(ctx, reqCtx context.Context, service string, err error) erro
 	return &domain.TokenServiceError{Kind: domain.Unreachable, Service: service, Err: err}
 }
 
-// errorResponse classifies a non-2xx answer: Rejected when it carries an
-// RFC 6749 §5.2 error body, BadResponse otherwise. readErr is
-// ErrBodyTooLarge or nil.
+// errorResponse classifies a non-2xx answer: Unreachable for a 429 (the
+// token service asks us to wait: unavailable for now, with its
+// Retry-After; an RFC 6749 code such as slow_down is kept), else Rejected
+// when it carries an RFC 6749 §5.2 error body, BadResponse otherwise.
+// readErr is ErrBodyTooLarge or nil.
 func errorResponse(service string, resp *http.Response, body []byte, readErr error, now time.Time) error {
 	e := &domain.TokenServiceError{
 		Kind:       domain.BadResponse,
@@ -459,13 +501,23 @@ func errorResponse(service string, resp *http.Response, body []byte, readErr err
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), now),
 		Err:        readErr,
 	}
+	tooMany := resp.StatusCode == http.StatusTooManyRequests
+	if tooMany {
+		e.Kind = domain.Unreachable
+	}
 	if readErr != nil {
 		return e
 	}
 	if code, desc, ok := parseOAuthError(body); ok {
-		e.Kind, e.Code, e.Description = domain.Rejected, code, desc
+		e.Code, e.Description = code, desc
+		if !tooMany {
+			e.Kind = domain.Rejected
+		}
 		return e
 	}
 	e.Err = ErrUnexpectedStatus
+	if tooMany {
+		e.Err = ErrTooManyRequests
+	}
 	return e
 }

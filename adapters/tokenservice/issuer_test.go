@@ -250,8 +250,10 @@ func TestIssueErrors(t *testing.T) {
 			kind: domain.Rejected, status: 400, code: "invalid_scope"},
 		{name: "long description cut", handler: answer(400, `{"error":"invalid_request","error_description":"`+longDesc+`"}`),
 			kind: domain.Rejected, status: 400, code: "invalid_request", checkDescLen: true},
+		// A 429 is the token service asking us to wait, whatever its body:
+		// unavailable for now, not a rejection nor a bad response.
 		{name: "429 slow_down with Retry-After seconds", handler: answer(429, `{"error":"slow_down"}`, "Retry-After", "7"),
-			kind: domain.Rejected, status: 429, code: "slow_down", retryAfter: 7 * time.Second, temporary: true},
+			kind: domain.Unreachable, status: 429, code: "slow_down", retryAfter: 7 * time.Second, temporary: true},
 		{name: "503 with Retry-After date", handler: answer(503, `{"error":"temporarily_unavailable"}`, "Retry-After", retryDate),
 			kind: domain.Rejected, status: 503, code: "temporarily_unavailable", retryAfter: 30 * time.Second, temporary: true},
 		{name: "500 server_error", handler: answer(500, `{"error":"server_error"}`),
@@ -261,7 +263,9 @@ func TestIssueErrors(t *testing.T) {
 		{name: "502 html", handler: answer(502, `<html>bad gateway `+accessToken+`</html>`, "Content-Type", "text/html"),
 			kind: domain.BadResponse, status: 502, err: tokenservice.ErrUnexpectedStatus, temporary: true},
 		{name: "429 without body, Retry-After", handler: answer(429, ``, "Retry-After", "2"),
-			kind: domain.BadResponse, status: 429, err: tokenservice.ErrUnexpectedStatus, retryAfter: 2 * time.Second, temporary: true},
+			kind: domain.Unreachable, status: 429, err: tokenservice.ErrTooManyRequests, retryAfter: 2 * time.Second, temporary: true},
+		{name: "429 html, Retry-After date", handler: answer(429, `<html>slow down</html>`, "Retry-After", retryDate, "Content-Type", "text/html"),
+			kind: domain.Unreachable, status: 429, err: tokenservice.ErrTooManyRequests, retryAfter: 30 * time.Second, temporary: true},
 		{name: "404", handler: answer(404, `not found`),
 			kind: domain.BadResponse, status: 404, err: tokenservice.ErrUnexpectedStatus},
 		{name: "redirect not followed", handler: answer(302, ``, "Location", "/elsewhere"),
@@ -297,7 +301,7 @@ func TestIssueErrors(t *testing.T) {
 		{name: "secret echoed in description", handler: answer(400, `{"error":"invalid_client","error_description":"secret `+secret+` or `+url.QueryEscape(secret)+` is wrong"}`),
 			kind: domain.Rejected, status: 400, code: "invalid_client", desc: "secret [redacted] or [redacted] is wrong"},
 		{name: "secret at the cut is redacted whole", handler: answer(400, `{"error":"invalid_client","error_description":"`+strings.Repeat("y", 195)+secret+`"}`),
-			kind: domain.Rejected, status: 400, code: "invalid_client", desc: strings.Repeat("y", 195) + "[red…"},
+			kind: domain.Rejected, status: 400, code: "invalid_client", desc: strings.Repeat("y", 195) + "[r…"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

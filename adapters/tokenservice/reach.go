@@ -61,8 +61,10 @@ type Reach struct {
 	// MaxDiscoveryBytes bounds a discovery document; default
 	// DefaultMaxDiscoveryBytes.
 	MaxDiscoveryBytes int64
-	// Logger receives credential file changes and problems and discovery
-	// failures, never a secret. Default: slog.Default().
+	// Logger receives credential file changes and problems, discovery
+	// failures and, once per service and episode, the token service's
+	// dead tokens (see Options.MinTokenLifetime); never a secret or a
+	// token. Default: slog.Default().
 	Logger *slog.Logger
 }
 

@@ -34,34 +34,45 @@ var (
 	// ErrBadExpiry: expires_in is not a positive number of seconds, or the
 	// JWT's exp is not after the request.
 	ErrBadExpiry = errors.New("response has an unusable expiry")
+	// ErrDeadToken: the token expires before, or too soon after, it
+	// arrived (see Options.MinTokenLifetime); it wraps ErrBadExpiry. It
+	// usually means the token service's clock is wrong.
+	ErrDeadToken = fmt.Errorf("%w: the token expires before it is of any use (is the token service's clock wrong?)", ErrBadExpiry)
+	// ErrTooManyRequests: a 429 answer without an RFC 6749 §5.2 error
+	// body, wrapped by an Unreachable error: the token service asks to be
+	// left alone for a while (Retry-After), it did not refuse the client.
+	ErrTooManyRequests = errors.New("HTTP 429 Too Many Requests: the token service asks to retry later")
 	// ErrUnexpectedStatus: a non-2xx answer without an RFC 6749 §5.2 error
 	// body.
 	ErrUnexpectedStatus = errors.New("unexpected HTTP status without an RFC 6749 error body")
 )
 
-// Limits on what of the server's error text reaches an error message.
+// Limits, in bytes, on what of the server's error text reaches an error
+// message; a longer text is cut on a character boundary, the cut marked
+// (textclip.Clip).
 const (
 	maxDescriptionLen = 200
 	maxCodeLen        = 64
 )
 
 // parseToken reads a 2xx body. A 2xx body that is an RFC 6749 §5.2 error
-// (some servers answer errors with 200) is a Rejected error.
-func parseToken(body []byte, requestedScope string, issuedAt time.Time) (domain.Token, error) {
+// (some servers answer errors with 200) is a Rejected error. promised is
+// expires_in, or 0 when the server left it out.
+func parseToken(body []byte, requestedScope string, issuedAt time.Time) (tok domain.Token, promised time.Duration, _ error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil || m == nil {
 		// The decoder's message may quote the body; it is not kept.
-		return domain.Token{}, ErrNotJSON
+		return domain.Token{}, 0, ErrNotJSON
 	}
 	access, _ := jsonString(m["access_token"])
 	if access == "" {
 		if code, desc, ok := parseOAuthError(body); ok {
-			return domain.Token{}, &domain.TokenServiceError{Kind: domain.Rejected, Code: code, Description: desc}
+			return domain.Token{}, 0, &domain.TokenServiceError{Kind: domain.Rejected, Code: code, Description: desc}
 		}
-		return domain.Token{}, ErrNoAccessToken
+		return domain.Token{}, 0, ErrNoAccessToken
 	}
 	tokenType, _ := jsonString(m["token_type"])
-	tok := domain.Token{
+	tok = domain.Token{
 		AccessToken: access,
 		TokenType:   domain.NormalizeTokenType(tokenType),
 		Scope:       jsonScope(m["scope"]),
@@ -72,30 +83,31 @@ func parseToken(body []byte, requestedScope string, issuedAt time.Time) (domain.
 		tok.Scope = requestedScope
 	}
 
-	expiresIn, present, err := parseExpiresIn(m["expires_in"])
+	promised, present, err := parseExpiresIn(m["expires_in"])
+	if err != nil {
+		return domain.Token{}, 0, err
+	}
+	exp, hasExp := jwtExpiry(access)
 	switch {
-	case err != nil:
-		return domain.Token{}, err
-	case present:
-		tok.ExpiresAt = issuedAt.Add(expiresIn)
+	case present && hasExp:
 		// A JWT's exp is what resource servers check. Token services write
 		// it in whole seconds, rounded down, so it is often earlier than
-		// request start + expires_in: the earlier of the two wins, or a
-		// token would be served after its exp (the soak test caught this).
-		if exp, ok := jwtExpiry(access); ok && exp.After(issuedAt) && exp.Before(tok.ExpiresAt) {
+		// request start + expires_in; and a token service whose clock is
+		// wrong writes an exp far from it, even one in the past. The
+		// earlier of the two wins in every case, or a token would be served
+		// after its exp. Issue refuses a token that leaves too little.
+		tok.ExpiresAt = issuedAt.Add(promised)
+		if exp.Before(tok.ExpiresAt) {
 			tok.ExpiresAt = exp
 		}
-	default:
-		exp, ok := jwtExpiry(access)
-		if !ok {
-			return domain.Token{}, ErrNoExpiry
-		}
-		if !exp.After(issuedAt) {
-			return domain.Token{}, fmt.Errorf("%w: the access token's exp claim is not after the request", ErrBadExpiry)
-		}
+	case present:
+		tok.ExpiresAt = issuedAt.Add(promised)
+	case hasExp:
 		tok.ExpiresAt = exp
+	default:
+		return domain.Token{}, 0, ErrNoExpiry
 	}
-	return tok, nil
+	return tok, promised, nil
 }
 
 // parseExpiresIn reads expires_in, a JSON number or, as some servers send
@@ -228,14 +240,4 @@ func clean(s string) string {
 		}
 		return r
 	}, s))
-}
-
-// truncate cuts s to at most max runes, the last one an ellipsis when
-// something was cut.
-func truncate(s string, max int) string {
-	if utf8.RuneCountInString(s) <= max {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:max-1]) + "…"
 }

@@ -231,8 +231,16 @@ func TestNegativeCache(t *testing.T) {
 	}{
 		{"invalid_client", 401, invalidClient, true},
 		{"unauthorized_client", 400, `{"error":"unauthorized_client"}`, true},
-		{"invalid_scope", 400, `{"error":"invalid_scope"}`, false},
+		// The other definitive RFC 6749 §5.2 refusals: the same request
+		// gets the same answer until someone changes the configuration.
+		{"invalid_scope", 400, `{"error":"invalid_scope"}`, true},
+		{"invalid_request", 400, `{"error":"invalid_request","error_description":"audience is not allowed"}`, true},
+		{"invalid_grant", 400, `{"error":"invalid_grant"}`, true},
+		{"unsupported_grant_type", 400, `{"error":"unsupported_grant_type"}`, true},
 		{"temporarily_unavailable", 503, `{"error":"temporarily_unavailable"}`, false},
+		{"server_error", 500, `{"error":"server_error"}`, false},
+		{"429 slow_down", 429, `{"error":"slow_down"}`, false},
+		{"unknown code", 400, `{"error":"something_else"}`, false},
 		{"plain 401", 401, `Unauthorized`, false},
 	}
 	for _, tt := range tests {

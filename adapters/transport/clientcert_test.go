@@ -111,7 +111,8 @@ func TestClientCertificateBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(base.CloseIdleConnections)
-	client := &http.Client{Transport: &transport.Transport{Source: &fakeSource{}, Base: base, Rule: func(string) (string, bool) { return "kyc", true }}}
+	host := strings.TrimPrefix(srv.URL, "https://")
+	client := &http.Client{Transport: &transport.Transport{Source: &fakeSource{}, Base: base, Hosts: map[string]string{host: "kyc"}}}
 	get := func(c *http.Client) error {
 		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL+"/accounts", nil)
 		resp, err := c.Do(req)

@@ -47,19 +47,19 @@ func newTokenCache() (svc *app.Cache, stop func()) {
 
 // newEchoServer answers with what it was sent: its host and whether the
 // Authorization header holds a Bearer JWT.
-func newEchoServer() *httptest.Server {
-	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth := "no Authorization"
-		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && strings.Count(tok, ".") == 2 {
-			auth = "Bearer JWT"
-		}
-		host, _, err := net.SplitHostPort(r.Host)
-		if err != nil {
-			host = r.Host // no port
-		}
-		fmt.Fprintf(w, "%s: %s", host, auth)
-	}))
-}
+func newEchoServer() *httptest.Server { return httptest.NewServer(echo) }
+
+var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	auth := "no Authorization"
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && strings.Count(tok, ".") == 2 {
+		auth = "Bearer JWT"
+	}
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host // no port
+	}
+	fmt.Fprintf(w, "%s: %s", host, auth)
+})
 
 func get(c *http.Client, url string) {
 	resp, err := c.Get(url)
@@ -75,28 +75,35 @@ func get(c *http.Client, url string) {
 func ExampleTransport() {
 	svc, stop := newTokenCache()
 	defer stop()
-	echo := newEchoServer()
-	defer echo.Close()
-
-	// Every host name resolves to the echo server in this example.
-	toEcho := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, echo.Listener.Addr().String())
-	}}
+	// An https echo server, which every host name resolves to in this
+	// example; its test certificate is for example.com.
+	server := httptest.NewTLSServer(echo)
+	defer server.Close()
+	toEcho := server.Client().Transport.(*http.Transport).Clone()
+	toEcho.TLSClientConfig.ServerName = "example.com"
+	toEcho.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, server.Listener.Addr().String())
+	}
 
 	client := &http.Client{Transport: &transport.Transport{
 		Source: svc,
 		Base:   toEcho,
-		// Hosts not named <service>-service are signed only when mapped.
+		// <name>-service hosts under these domains are signed by the
+		// guide's rule; nowhere else.
+		Domains: []string{"company.com"},
+		// Other hosts are signed only when mapped.
 		Hosts: map[string]string{"payments.partner.example": "payments"},
 	}}
-	get(client, "http://kyc-service.company.com/customers/42")
-	get(client, "http://data-processor-service/jobs")
-	get(client, "http://payments.partner.example/charges")
-	get(client, "http://api.example.com/public")
+	get(client, "https://kyc-service.company.com/customers/42")
+	get(client, "https://data-processor-service.eu.company.com/jobs")
+	get(client, "https://payments.partner.example/charges")
+	get(client, "https://kyc-service.company.com.attacker.example/steal")
+	get(client, "https://api.example.com/public")
 	// Output:
 	// kyc-service.company.com: Bearer JWT
-	// data-processor-service: Bearer JWT
+	// data-processor-service.eu.company.com: Bearer JWT
 	// payments.partner.example: Bearer JWT
+	// kyc-service.company.com.attacker.example: no Authorization
 	// api.example.com: no Authorization
 }
 

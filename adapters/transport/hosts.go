@@ -3,8 +3,12 @@ package transport
 import (
 	"cmp"
 	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jwtcache/jwtcache/domain"
 )
@@ -22,6 +26,10 @@ const serviceSuffix = "-service"
 // api.github.com never carries a token by accident. Other hosts are signed
 // only through Transport.Hosts. IP addresses and localhost name no service.
 // A name it returns always passes domain.ValidateServiceName.
+//
+// The rule alone trusts whoever names a host: anything-service.attacker.example
+// is "anything". A Transport therefore asks it only about hosts under its
+// Domains.
 func ServiceFromHost(host string) (string, bool) {
 	h, _ := splitHost(host)
 	if strings.IndexByte(h, ':') >= 0 {
@@ -130,4 +138,83 @@ func (t *hostTable) lookup(host, port string) (service string, found bool) {
 		}
 	}
 	return "", false
+}
+
+// domainList is Transport.Domains made ready for lookups: each domain
+// lowercased, without a leading "*." or dot or a trailing dot. It is built
+// once and never modified.
+type domainList []string
+
+func newDomainList(domains []string) domainList {
+	var l domainList
+	for _, d := range domains {
+		d = strings.TrimPrefix(strings.TrimSpace(d), "*")
+		d = strings.ToLower(strings.Trim(d, "."))
+		if d != "" && !slices.Contains(l, d) {
+			l = append(l, d)
+		}
+	}
+	return l
+}
+
+// contains reports whether host (normalised, see splitHost) is one of the
+// domains or under one, label by label: kyc-service.company.com is under
+// company.com; kyc-service.company.com.attacker.example and
+// kyc-service.evilcompany.com are not. A host with bytes outside ASCII is
+// under none: it could otherwise match through a look-alike letter.
+func (l domainList) contains(host string) bool {
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	for _, d := range l {
+		if host == d || (len(host) > len(d) && host[len(host)-len(d)-1] == '.' && strings.HasSuffix(host, d)) {
+			return true
+		}
+	}
+	return false
+}
+
+// isLoopback reports whether host (normalised, see splitHost) is
+// localhost or a loopback address, where plain http never leaves the
+// machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// origin is u's host and port, the port filled in from the scheme, for
+// telling whether a redirect leaves the host.
+func origin(u *url.URL) string {
+	host, port := splitHost(u.Host)
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// leftTheHost reports whether req is a redirect (http.Client sets
+// req.Response on those) whose chain has left, at any hop, the host and
+// port of the request that started it. A chain it cannot follow back
+// counts as having left.
+func leftTheHost(req *http.Request) bool {
+	if req.Response == nil {
+		return false
+	}
+	here := origin(req.URL)
+	for r := req; r.Response != nil; {
+		prev := r.Response.Request
+		if prev == nil || prev.URL == nil || origin(prev.URL) != here {
+			return true
+		}
+		r = prev
+	}
+	return false
 }

@@ -48,7 +48,7 @@ func TestServiceFromHost(t *testing.T) {
 }
 
 func TestHostResolution(t *testing.T) {
-	tr := &Transport{Hosts: map[string]string{
+	tr := &Transport{Domains: []string{"company.com"}, Hosts: map[string]string{
 		"API.Example.com":         "payments",    // case-insensitive, non-rule host
 		"kyc-service.company.com": "identity",    // explicit mapping wins over the rule
 		"legacy-service.corp":     "",            // exempted from the rule
@@ -71,8 +71,9 @@ func TestHostResolution(t *testing.T) {
 		{"https://API.EXAMPLE.COM:443/x", "payments"},
 		{"https://api.example.com./x", "payments"},
 		{"https://kyc-service.company.com/x", "identity"},
-		{"https://kyc-service.other.com/x", "kyc"}, // the rule still applies elsewhere
-		{"https://data-processor-service/x", "data-processor"},
+		{"https://billing-service.company.com/x", "billing"}, // the rule, under Domains
+		{"https://kyc-service.other.com/x", ""},              // not under Domains
+		{"https://data-processor-service/x", ""},             // a single label is under no domain
 		{"https://legacy-service.corp/x", ""},
 		{"http://127.0.0.1:8080/x", "loopback"},
 		{"http://127.0.0.1/x", "loopback"},
@@ -104,7 +105,7 @@ func TestHostResolution(t *testing.T) {
 }
 
 func TestRuleCanBeReplaced(t *testing.T) {
-	tr := &Transport{Rule: NoRule, Hosts: map[string]string{"kyc.internal": "kyc"}}
+	tr := &Transport{Rule: NoRule, Domains: []string{"company.com"}, Hosts: map[string]string{"kyc.internal": "kyc"}}
 	tr.once.Do(tr.init)
 	for u, want := range map[string]string{
 		"https://kyc-service.company.com/": "",

@@ -381,7 +381,8 @@ func parseToken(body []byte, service string, now time.Time) (*remoteToken, error
 // RemoteError is a jwtcache server's error answer: its HTTP status and the
 // fields of the guide's error JSON. It matches (errors.Is) the domain
 // sentinel its code stands for: domain.ErrInvalidServiceName,
-// domain.ErrUnknownService or domain.ErrClosed.
+// domain.ErrUnknownService, domain.ErrClosed, domain.ErrTooManyServices or
+// domain.ErrRateLimited.
 type RemoteError struct {
 	// Status is the HTTP status code.
 	Status int
@@ -418,6 +419,10 @@ func (e *RemoteError) Unwrap() error {
 		return domain.ErrUnknownService
 	case restapi.CodeShuttingDown:
 		return domain.ErrClosed
+	case restapi.CodeTooManyServices:
+		return domain.ErrTooManyServices
+	case restapi.CodeRateLimited:
+		return domain.ErrRateLimited
 	}
 	return nil
 }

@@ -446,3 +446,27 @@ func TestRemoteHitDoesNotAllocate(t *testing.T) {
 		t.Fatalf("a Remote.BearerToken hit allocates %v times", n)
 	}
 }
+
+// TestRemoteErrorsMatchTheLimitsSentinels: the server's refusals by its
+// limits read as the core's own errors through a Remote.
+func TestRemoteErrorsMatchTheLimitsSentinels(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		body   string
+		want   error
+	}{
+		{503, `{"error":"too_many_services","message":"limit of 10000 service names"}`, domain.ErrTooManyServices},
+		{429, `{"error":"rate_limited","message":"retry after Retry-After seconds"}`, domain.ErrRateLimited},
+	} {
+		f := newFakeREST(t, clocktest.NewFakeClock(t0))
+		f.setFail(func(w http.ResponseWriter) {
+			w.WriteHeader(tc.status)
+			_, _ = w.Write([]byte(tc.body))
+		})
+		_, err := f.start(t).Token(context.Background(), "kyc")
+		var re *transport.RemoteError
+		if !errors.Is(err, tc.want) || !errors.As(err, &re) || !re.Temporary() {
+			t.Errorf("HTTP %d %s: %v, want %v and temporary", tc.status, tc.body, err, tc.want)
+		}
+	}
+}

@@ -21,18 +21,33 @@ const DefaultMinRefreshInterval = 10 * time.Second
 // connection.
 const maxDrain = 4 << 10
 
+// ErrInsecureHTTP is the error, wrapped, of a request that would carry a
+// token over plain http to a host that is not loopback, and was not sent.
+var ErrInsecureHTTP = errors.New("a token is sent over plain http only to loopback hosts, unless Transport.AllowInsecureHTTP is set; use https")
+
 // Transport is an http.RoundTripper that signs each request with the token
 // of the service its host belongs to, the guide's JwtTokenInterceptor.
 //
-// The service is Hosts' entry for the request's host if there is one, else
-// what Rule says. The host is the one the request is sent to, req.URL.Host,
-// never req.Host: a token goes only where the connection goes. Requests to
-// hosts that name no service, and requests that already carry an
-// Authorization header (even an empty one), pass through untouched. The
-// caller's request is never modified; a signed copy is sent. Because the
-// header is added below http.Client, a redirect is signed for the host it
-// leads to or not at all: a token never follows a redirect to another
-// service.
+// A token goes only where the user allowed: the service is Hosts' entry
+// for the request's host if there is one, else what Rule says, and Rule is
+// asked only about hosts under Domains. With no Domains, only the hosts in
+// Hosts are signed: whoever controls a URL the program fetches (a
+// redirect, a webhook target, a link in data) could otherwise name a host
+// like kyc-service.attacker.example and receive the kyc token. The host is
+// the one the request is sent to, req.URL.Host, never req.Host: a token
+// goes only where the connection goes. Requests to hosts that name no
+// service, and requests that already carry an Authorization header (even
+// an empty one), pass through untouched. The caller's request is never
+// modified; a signed copy is sent.
+//
+// A token is sent over https, or over plain http to loopback (localhost,
+// 127.0.0.0/8, ::1); a request that would carry one over plain http to any
+// other host fails with ErrInsecureHTTP, unsent, unless AllowInsecureHTTP
+// is set. A redirect is signed only while the redirect chain stays on the
+// host and port it started at: http.Client strips the caller's own
+// Authorization from cross-host redirects, and the Transport, which signs
+// below http.Client, does not sign them either, whatever host they lead
+// to.
 //
 // A signed request answered with 401 gets its token replaced: by the one
 // the Source holds now if another request or a renewal has replaced it
@@ -65,10 +80,23 @@ type Transport struct {
 	// winning. A value of "" means "never sign", to exempt a host from
 	// Rule. Optional.
 	Hosts map[string]string
-	// Rule names the service of a host Hosts does not mention; it gets the
-	// host lowercased, without port or trailing dot. Optional:
-	// ServiceFromHost. NoRule signs only the hosts in Hosts.
+	// Domains are the DNS domains whose hosts Rule may name a service for,
+	// e.g. []string{"company.com"}: a host is under a domain when it is the
+	// domain or ends in "." + the domain, without regard to case, a
+	// trailing dot or the port (kyc-service.eu.company.com is under
+	// company.com, kyc-service.company.com.attacker.example is not).
+	// Optional: none, and then Rule is never asked, and only Hosts are
+	// signed. Single-label hosts (kyc-service) are under no domain; list
+	// them in Hosts.
+	Domains []string
+	// Rule names the service of a host under Domains that Hosts does not
+	// mention; it gets the host lowercased, without port or trailing dot.
+	// Optional: ServiceFromHost. NoRule signs only the hosts in Hosts.
 	Rule func(host string) (service string, ok bool)
+	// AllowInsecureHTTP lets tokens go over plain http to hosts that are not
+	// loopback (see ErrInsecureHTTP), for networks that encrypt below HTTP
+	// (a service mesh's mutual TLS, say). Optional: false.
+	AllowInsecureHTTP bool
 	// MinRefreshInterval is the least time between two refreshes of one
 	// service caused by 401 answers, so that a server rejecting every token
 	// cannot turn each request into a call to the token service. Optional:
@@ -78,9 +106,10 @@ type Transport struct {
 	// cannot be; never a token. Optional: slog.Default().
 	Logger *slog.Logger
 
-	once   sync.Once
-	hosts  hostTable    // set by once, then read-only
-	bearer BearerSource // set by once: Source, if it is a BearerSource
+	once    sync.Once
+	hosts   hostTable    // set by once, then read-only
+	domains domainList   // set by once, then read-only
+	bearer  BearerSource // set by once: Source, if it is a BearerSource
 
 	refreshes singleflight.Group // key: service name
 	mu        sync.Mutex
@@ -88,11 +117,11 @@ type Transport struct {
 }
 
 // NewClient returns an http.Client whose requests are signed with src's
-// tokens, by the guide's rule and by the hosts map (see Transport.Hosts;
-// nil for none), over http.DefaultTransport. For anything else, set up a
-// Transport.
-func NewClient(src Source, hosts map[string]string) *http.Client {
-	return &http.Client{Transport: &Transport{Source: src, Hosts: hosts}}
+// tokens, for the hosts in hosts (see Transport.Hosts; nil for none) and,
+// by the guide's rule, for hosts under domains (see Transport.Domains),
+// over http.DefaultTransport. For anything else, set up a Transport.
+func NewClient(src Source, hosts map[string]string, domains ...string) *http.Client {
+	return &http.Client{Transport: &Transport{Source: src, Hosts: hosts, Domains: domains}}
 }
 
 // errRecentlyRefreshed means the token was refreshed less than
@@ -101,6 +130,7 @@ var errRecentlyRefreshed = errors.New("token refreshed less than the minimum ref
 
 func (t *Transport) init() {
 	t.hosts = newHostTable(t.Hosts)
+	t.domains = newDomainList(t.Domains)
 	t.bearer, _ = t.Source.(BearerSource)
 	t.refreshed = make(map[string]time.Time)
 }
@@ -131,6 +161,9 @@ func (t *Transport) serviceFor(req *http.Request) (string, bool) {
 	if s, ok := t.hosts.lookup(host, port); ok {
 		return s, s != ""
 	}
+	if !t.domains.contains(host) {
+		return "", false
+	}
 	rule := t.Rule
 	if rule == nil {
 		rule = ServiceFromHost
@@ -143,12 +176,18 @@ func (t *Transport) serviceFor(req *http.Request) (string, bool) {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.once.Do(t.init)
 	service, ok := t.serviceFor(req)
-	if _, set := req.Header["Authorization"]; !ok || set {
+	if _, set := req.Header["Authorization"]; !ok || set || leftTheHost(req) {
 		return t.base().RoundTrip(req)
 	}
 	if t.Source == nil {
 		closeBody(req)
 		return nil, errors.New("transport: Transport.Source is nil")
+	}
+	if req.URL.Scheme != "https" && !t.AllowInsecureHTTP {
+		if host, _ := splitHost(req.URL.Host); !isLoopback(host) {
+			closeBody(req)
+			return nil, fmt.Errorf("transport: token for service %q not sent to %s://%s: %w", service, req.URL.Scheme, req.URL.Host, ErrInsecureHTTP)
+		}
 	}
 	ctx := req.Context()
 	auth, err := t.authorization(ctx, service)

@@ -24,6 +24,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jwtcache/jwtcache/adapters/memory"
 	"github.com/jwtcache/jwtcache/adapters/redisstore"
 	"github.com/jwtcache/jwtcache/adapters/tokenservice"
@@ -49,6 +51,10 @@ type Options struct {
 	// Instrument, when set, wraps the issuer, store and locker the core
 	// drives, to observe them (adapters/metrics.Metrics does). Optional.
 	Instrument Instrumentation
+	// TracerProvider, when set, traces the token requests (a client span
+	// each, with W3C traceparent sent to the token service) and the Redis
+	// commands run inside a span. Optional: nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // Instrumentation wraps the ports the core drives with decorators that
@@ -127,13 +133,14 @@ func newStore(cfg config.Config, opts Options) (builtStore, error) {
 			return builtStore{}, err
 		}
 		ro.EncryptionKeys = keys
+		ro.TracerProvider = opts.TracerProvider
 		s, err := redisstore.New(ro)
 		if err != nil {
 			return builtStore{}, err
 		}
 		return builtStore{Store: s, close: s.Close}, nil
 	case config.CacheMemory, "":
-		return builtStore{Store: memory.New(opts.Clock), close: func() error { return nil }}, nil
+		return builtStore{Store: memory.New(opts.Clock, memory.MaxTTL(cfg.Cache.TTL)), close: func() error { return nil }}, nil
 	default:
 		return builtStore{}, fmt.Errorf("jwtcache: CACHE_TYPE (spring.cache.type): unknown cache type %q", cfg.Cache.Type)
 	}
@@ -151,6 +158,7 @@ func newIssuer(cfg config.Config, opts Options) (*tokenservice.Issuer, error) {
 	}
 	io := issuerOptions(cfg, opts.Clock)
 	io.Logger = opts.Logger
+	io.TracerProvider = opts.TracerProvider
 	iss, err := tokenservice.New(io)
 	var de *tokenservice.DiscoveryError
 	if errors.As(err, &de) {
@@ -169,6 +177,10 @@ func issuerOptions(cfg config.Config, clock ports.Clock) tokenservice.Options {
 	if negative == 0 {
 		negative = -1 // the configuration's 0 turns the negative cache off; the adapter's 0 means its default
 	}
+	minLife := t.MinTokenLifetime
+	if minLife == 0 {
+		minLife = -1 // the configuration's 0 refuses only expired tokens; the adapter's 0 means its default
+	}
 	opts := tokenservice.Options{
 		URL:            t.URL,
 		ClientID:       t.ClientID,
@@ -185,6 +197,7 @@ func issuerOptions(cfg config.Config, clock ports.Clock) tokenservice.Options {
 		NegativeCache:  negative,
 		Clock:          clock,
 
+		MinTokenLifetime:  minLife,
 		ClientSecretFile:  t.ClientSecretFile,
 		IssuerURL:         t.IssuerURL,
 		ClientCertFile:    t.ClientCertFile,
@@ -228,6 +241,7 @@ func redisOptions(cfg config.Config, clock ports.Clock, logger *slog.Logger) red
 		Password:     r.Password.Reveal(),
 		DB:           r.Database,
 		TLS:          r.TLS,
+		TLSOptions:   r.TLSOptions(),
 		DialTimeout:  r.Timeout,
 		ReadTimeout:  r.Timeout,
 		WriteTimeout: r.Timeout,
@@ -248,6 +262,8 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 	var tokens ports.TokenStore = st.Store
 	var locker ports.RenewalLocker = st.Store
 	var pinger ports.Pinger = st.Store
+	// Asked of the issuer itself: an instrumenting wrapper hides it.
+	keys, _ := issuer.(ports.ClientKeyer)
 	if in := opts.Instrument; in != nil {
 		issuer, tokens, locker, pinger = in.Issuer(issuer), in.Store(tokens), in.Locker(locker), in.Pinger(pinger)
 	}
@@ -256,21 +272,48 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 	if idle == 0 {
 		idle = -1 // the configuration's 0 renews for ever; the core's 0 means its default
 	}
+	lim := limitOptions(cfg.Limits)
 	return app.Options{
-		Issuer:          issuer,
-		Store:           tokens,
-		Locker:          locker,
-		Feed:            st.Store,
-		Pruner:          st.Store,
-		Pinger:          pinger,
-		Clock:           opts.Clock,
-		Policy:          &policy,
-		CheckInterval:   c.RenewalCheckInterval,
-		CleanupInterval: c.CleanupInterval,
-		IdleTimeout:     idle,
-		LockTTL:         c.LockTTL,
-		FetchTimeout:    cfg.TokenService.MaxTimeout(),
-		Logger:          opts.Logger,
-		OnClose:         st.close,
+		MaxServices:        lim.MaxServices,
+		TokenRate:          lim.TokenRate,
+		TokenBurst:         lim.TokenBurst,
+		ClientKeys:         keys,
+		RefreshMinInterval: lim.RefreshMinInterval,
+		Issuer:             issuer,
+		Store:              tokens,
+		Locker:             locker,
+		Feed:               st.Store,
+		Pruner:             st.Store,
+		Pinger:             pinger,
+		Clock:              opts.Clock,
+		Policy:             &policy,
+		CheckInterval:      c.RenewalCheckInterval,
+		CleanupInterval:    c.CleanupInterval,
+		IdleTimeout:        idle,
+		LockTTL:            c.LockTTL,
+		FetchTimeout:       cfg.TokenService.MaxTimeout(),
+		Logger:             opts.Logger,
+		OnClose:            st.close,
 	}
+}
+
+// limitOptions maps the configuration's limits onto the core's fields,
+// where 0 means the default and a negative value turns a limit off; in
+// the configuration 0 turns it off.
+func limitOptions(l config.LimitsConfig) app.Options {
+	off := func(v int) int {
+		if v == 0 {
+			return -1
+		}
+		return v
+	}
+	o := app.Options{MaxServices: off(l.MaxServices), TokenRate: l.TokenRate, TokenBurst: l.TokenBurst,
+		RefreshMinInterval: l.RefreshMinInterval}
+	if o.TokenRate == 0 {
+		o.TokenRate = -1
+	}
+	if o.RefreshMinInterval == 0 {
+		o.RefreshMinInterval = -1
+	}
+	return o
 }

@@ -128,7 +128,7 @@ func TestFleetRotatesTheSecretWithoutErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		policy := domain.RenewalPolicy{Buffer: domain.DefaultRenewalBuffer}
-		svc, err := app.New(app.Options{Issuer: iss, Store: st, Policy: &policy, Logger: logger, OnClose: st.Close})
+		svc, err := app.New(app.Options{Issuer: iss, Store: st, Locker: st, Feed: st, Pinger: st, Policy: &policy, Logger: logger, OnClose: st.Close})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,6 +25,8 @@ type report struct {
 	rest      *restResult
 	fleet     *fleetResult
 	scale     *scaleResult
+
+	fleetScale *fleetScaleResult
 }
 
 // mdWriter writes Markdown, remembering the first error.
@@ -74,6 +76,7 @@ func (r *report) write(w io.Writer) error {
 	r.writeInProcess(m)
 	r.writeFleet(m)
 	r.writeScale(m)
+	r.writeFleetScale(m)
 	if m.err != nil {
 		return m.err
 	}
@@ -115,6 +118,7 @@ func (r *report) writeSummary(m *mdWriter) {
 		m.row(fmt.Sprintf("idle CPU per 1,000 tokens (%s services)", count(big.services)), cpuPer1000(s, big)+" per second",
 			fmt.Sprintf("empty cache: %v per second", dur(time.Duration(float64(s.baseline.idleCPU)/s.idle.Seconds()))), "")
 	}
+	r.summaryFleetScale(m)
 	m.line("")
 }
 

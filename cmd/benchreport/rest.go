@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/jwtcache/jwtcache/adapters/memory"
+	"github.com/jwtcache/jwtcache/adapters/metrics"
 	"github.com/jwtcache/jwtcache/adapters/redisstore"
 	"github.com/jwtcache/jwtcache/adapters/rest"
 	"github.com/jwtcache/jwtcache/app"
@@ -59,6 +60,13 @@ type restTarget struct {
 	before, after func() error
 }
 
+// servedOptions are the REST options of the measured servers: as jwtcache
+// serves, with the request metrics counted (no tracing: no OTLP endpoint
+// is configured, so the server adds no tracing middleware either).
+func servedOptions() rest.Options {
+	return rest.Options{Logger: discardLogger, Observer: metrics.New(metrics.Options{Logger: discardLogger})}
+}
+
 // measureREST drives GET /api/v1/jwt/token/kyc, a cache hit, with the same
 // load generator against three servers in this process: a bare Gin
 // handler writing the bytes the token endpoint writes (the floor), the REST
@@ -78,7 +86,7 @@ func measureREST(ctx context.Context, cfg *config, r *report) error {
 		return err
 	}
 	defer memSvc.Close()
-	memHandler := rest.NewHandler(memSvc, rest.Options{Logger: discardLogger})
+	memHandler := rest.NewHandler(memSvc, servedOptions())
 	body, err := sameBytes(memHandler)
 	if err != nil {
 		return err
@@ -140,7 +148,7 @@ func redisTarget(ctx context.Context, cfg *config, res *restResult) (restTarget,
 	var clientBefore, serverBefore int64
 	t := restTarget{
 		run:     &res.redis,
-		handler: rest.NewHandler(svc, rest.Options{Logger: discardLogger}),
+		handler: rest.NewHandler(svc, servedOptions()),
 		before: func() (err error) {
 			clientBefore = counter.n.Load()
 			serverBefore, err = serverCommands()

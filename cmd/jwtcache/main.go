@@ -2,7 +2,8 @@
 //
 //	jwtcache [serve] [--config FILE] [--dev]   serve the REST API (the default)
 //	jwtcache dev-issuer [--addr ADDR] ...      run only the development token service
-//	jwtcache version
+//	jwtcache version | --version
+//	jwtcache help | -h | --help
 //
 // Configuration comes from defaults, then the YAML file (--config or
 // JWT_CONFIG_FILE), then the environment; see the README for every key.
@@ -24,11 +25,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/jwtcache/jwtcache/adapters/devissuer"
+	"github.com/jwtcache/jwtcache/app/embedded"
 	"github.com/jwtcache/jwtcache/config"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is what the binary reports. `make build` sets it with -ldflags
+// "-X main.version=$(git describe --tags --always --dirty)"; when it is
+// left empty, init (version.go) takes it from the build information.
+var version string
 
 // Exit codes: 2 for a usage or configuration problem, 1 for a failure at
 // run time.
@@ -48,7 +52,7 @@ func main() {
 // call it.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+	if len(args) > 0 && len(args[0]) > 0 && (args[0][0] != '-' || isInfoFlag(args[0])) {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
@@ -56,10 +60,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return serveCmd(ctx, args, environ, stderr)
 	case "dev-issuer":
 		return devIssuerCmd(ctx, args, environ, stdout, stderr)
-	case "version":
+	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "jwtcache", version)
 		return exitOK
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return exitOK
 	default:
@@ -69,15 +73,57 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 }
 
+// isInfoFlag reports whether arg asks for help or the version instead of
+// being a flag of the default serve command.
+func isInfoFlag(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "-version", "--version":
+		return true
+	}
+	return false
+}
+
+// mainVariables are the variables usage names; TestHelp checks that each
+// is a configuration key.
+var mainVariables = []struct{ name, meaning string }{
+	{"JWT_TOKEN_SERVICE_URL", "OAuth2 token endpoint (required unless --dev)"},
+	{"JWT_CLIENT_ID", "OAuth2 client id"},
+	{"JWT_CLIENT_SECRET", "OAuth2 client secret"},
+	{"JWT_TOKEN_SCOPE", "scope requested with every token"},
+	{"JWT_RENEWAL_BUFFER", "renew this long before expiry (20s)"},
+	{"CACHE_TYPE", "memory or redis (redis when a Redis address is set)"},
+	{"REDIS_HOST", "Redis server (REDIS_PORT, REDIS_PASSWORD ...)"},
+	{"REDIS_ADDRS", "Redis Cluster nodes, or sentinels with REDIS_MASTER_NAME"},
+	{"JWT_API_KEYS", "API keys required by the token endpoints"},
+	{"JWT_CACHE_ENCRYPTION_KEY", "seal the tokens kept in Redis (AES-256-GCM)"},
+	{"SERVER_PORT", "REST API port (8080)"},
+	{"LOG_LEVEL", "debug, info, warn, error; LOG_FORMAT=json for JSON lines"},
+}
+
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage:
+	fmt.Fprint(w, `jwtcache: a cache of OAuth2 client-credentials tokens, renewed before they expire.
+
+usage:
   jwtcache [serve] [--config FILE] [--dev]
-      Serve the REST API. --dev starts the built-in development token
-      service when JWT_TOKEN_SERVICE_URL is not set.
+      Serve the REST API (the default command). --dev starts the built-in
+      development token service when JWT_TOKEN_SERVICE_URL is not set.
   jwtcache dev-issuer [--addr 127.0.0.1:9000] [--client-id ID] [--lifetime 1h]
       Run only the development token service (secret from DEV_ISSUER_CLIENT_SECRET,
       or generated and printed).
-  jwtcache version
+  jwtcache version | --version
+      Print the version.
+  jwtcache help | -h | --help
+      Print this help.
+
+Configuration: defaults, then the YAML file (--config or `+config.FileEnv+`),
+then the environment. The main variables:
+`)
+	for _, v := range mainVariables {
+		fmt.Fprintf(w, "  %-26s %s\n", v.name, v.meaning)
+	}
+	fmt.Fprint(w, `
+Every variable, its YAML key, format and default: README.md, section
+"Configuration" (https://github.com/jwtcache/jwtcache#configuration).
 `)
 }
 
@@ -87,7 +133,7 @@ func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int
 	configFile := fs.String("config", "", "YAML configuration `file` (default: $JWT_CONFIG_FILE)")
 	dev := fs.Bool("dev", false, "start the built-in development token service when JWT_TOKEN_SERVICE_URL is not set")
 	if err := fs.Parse(args); err != nil {
-		return exitConfig
+		return parseFailed(err)
 	}
 	cfg, err := config.Load(config.LoadOptions{File: *configFile, Environ: environ})
 	if err == nil {
@@ -98,12 +144,23 @@ func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int
 		return exitConfig
 	}
 	logger := newLogger(cfg.Log, stderr)
+	tracing, err := tracingWanted(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "jwtcache: invalid configuration:\n%v\n", err)
+		return exitConfig
+	}
+	if tracing {
+		logger = slog.New(traceHandler{logger.Handler()})
+	}
 	redis.SetLogger(redisLogger{logger})
 	if cfg.Origin.File != "" {
 		logger.Info("configuration file read", "file", cfg.Origin.File)
 	}
 	if len(cfg.Origin.UnknownKeys) > 0 {
 		logger.Warn("configuration file has keys jwtcache does not read (misspelt?)", "keys", cfg.Origin.UnknownKeys)
+	}
+	for _, w := range cfg.Origin.Warnings {
+		logger.Warn(w.Message, "variable", w.Env)
 	}
 
 	if !cfg.TokenService.Configured() {
@@ -119,6 +176,18 @@ func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int
 			fmt.Fprintf(stderr, "jwtcache: %v\n", err)
 			return exitFail
 		}
+	}
+
+	// A Redis that refuses jwtcache's credentials is a misconfiguration:
+	// starting would run a replica alone that reports ready and quietly
+	// multiplies token-service calls. One that does not answer is an
+	// outage, which the store survives: start degraded.
+	if err := embedded.CheckStore(ctx, cfg, logger); err != nil {
+		if fe, ok := errors.AsType[*config.FieldError](err); ok {
+			fmt.Fprintf(stderr, "jwtcache: invalid configuration:\n%v\n", fe)
+			return exitConfig
+		}
+		logger.Warn("Redis is unreachable at start-up; starting DEGRADED, the store reconnects by itself", "err", err)
 	}
 
 	fxApp := newApp(cfg, logger)
@@ -175,7 +244,7 @@ func devIssuerCmd(ctx context.Context, args, environ []string, stdout, stderr io
 	clientID := fs.String("client-id", "jwtcache-dev", "the one client `id` accepted")
 	lifetime := fs.Duration("lifetime", devissuer.DefaultTokenLifetime, "token `lifetime`")
 	if err := fs.Parse(args); err != nil {
-		return exitConfig
+		return parseFailed(err)
 	}
 	secret := lookupEnv(environ, "DEV_ISSUER_CLIENT_SECRET")
 	generated := secret == ""
@@ -207,6 +276,15 @@ func devIssuerCmd(ctx context.Context, args, environ []string, stdout, stderr io
 		return exitFail
 	}
 	return exitOK
+}
+
+// parseFailed is the exit code for a flag parsing error: asking a
+// command for its help (-h) is not a failure.
+func parseFailed(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitConfig
 }
 
 func lookupEnv(environ []string, name string) string {

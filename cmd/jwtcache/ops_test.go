@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -209,10 +210,14 @@ func TestBinaryMetricsProbesAndOpenAPI(t *testing.T) {
 		`jwtcache_token_service_requests_total{outcome="ok"} 1`,
 		`jwtcache_token_service_request_duration_seconds_count{outcome="ok"} 1`,
 		"jwtcache_lock_acquired_total 1",
+		`jwtcache_http_requests_total{method="GET",route="/api/v1/jwt/token/:serviceName",status="200"} 2`,
+		`jwtcache_http_requests_total{method="GET",route="/api/v1/jwt/token/:serviceName",status="401"} 1`,
+		`jwtcache_http_requests_total{method="GET",route="/metrics",status="401"} 1`,
+		`jwtcache_http_request_duration_seconds_count{method="GET",route="/api/v1/jwt/token/:serviceName"} 3`,
 		`jwtcache_api_auth_failures_total{reason="unauthorized"} 2`,
 		`jwtcache_tokens{state="active"} 1`,
 		`jwtcache_token_seconds_until_expiry{service="kyc"} 3`,
-		`jwtcache_build_info{version="dev"} 1`,
+		`jwtcache_build_info{goversion="` + runtime.Version() + `",version="` + binaryVersion(t, jwtcacheBinary(t), "--version") + `"} 1`,
 		"go_goroutines ",
 		"process_resident_memory_bytes ",
 	} {

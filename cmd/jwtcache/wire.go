@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
@@ -37,6 +38,7 @@ func options(cfg config.Config, logger *slog.Logger) []fx.Option {
 		tokenServiceModule,
 		storeModule,
 		fxmodule.Module,
+		tracingModule,
 		restModule,
 		fx.Invoke(observe),
 		fx.Invoke(logStarted),
@@ -59,8 +61,8 @@ var (
 	// tokenServiceModule provides the client of the configured token
 	// service.
 	tokenServiceModule = fx.Module("tokenservice",
-		fx.Provide(func(lc fx.Lifecycle, cfg config.Config, logger *slog.Logger) (ports.TokenIssuer, error) {
-			iss, stop, err := embedded.NewIssuer(cfg, embedded.Options{Logger: logger})
+		fx.Provide(func(lc fx.Lifecycle, cfg config.Config, logger *slog.Logger, tp trace.TracerProvider) (ports.TokenIssuer, error) {
+			iss, stop, err := embedded.NewIssuer(cfg, embedded.Options{Logger: logger, TracerProvider: tp})
 			if err != nil {
 				return nil, err
 			}
@@ -77,17 +79,18 @@ var (
 	// restModule serves the REST API while the application runs.
 	restModule = fx.Module("rest",
 		fx.Provide(fx.Private, func() *rest.Readiness { return &rest.Readiness{} }),
-		fx.Provide(newAuth, newServer),
+		fx.Provide(newAuth, newManagementServer, newServer),
 		// Nothing else depends on the server, so it is asked for here, or
 		// fx would never build it.
 		fx.Invoke(func(*rest.Server) {}),
 	)
 )
 
-func newStore(lc fx.Lifecycle, cfg config.Config, logger *slog.Logger) (embedded.Store, error) {
-	st, release, err := embedded.NewStore(cfg, embedded.Options{Logger: logger})
+func newStore(lc fx.Lifecycle, cfg config.Config, logger *slog.Logger, tp trace.TracerProvider) (embedded.Store, error) {
+	st, release, err := embedded.NewStore(cfg, embedded.Options{Logger: logger, TracerProvider: tp})
 	if err != nil {
 		return nil, err
+
 	}
 	// Stop hooks run in reverse order: the cache, built on the store, is
 	// closed before the store is released.
@@ -103,15 +106,61 @@ func newAuth(cfg config.Config, logger *slog.Logger) (*rest.Auth, error) {
 	return rest.NewAuth(o)
 }
 
+// managementServer is the optional management listener (MANAGEMENT_PORT):
+// probes, health and metrics away from the API port. Its Server is nil
+// when no management port is configured.
+type managementServer struct{ *rest.Server }
+
+// newManagementServer starts before the API listener and stops after it,
+// so that /readyz answers 503 there while the API drains.
+func newManagementServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, auth *rest.Auth, m *metrics.Metrics, ready *rest.Readiness, tp trace.TracerProvider, logger *slog.Logger) managementServer {
+	sc := restServerConfig(cfg)
+	if sc.ManagementAddr == "" {
+		return managementServer{}
+	}
+	h := rest.NewManagementHandler(cache, rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler(), Observer: m, TracerProvider: tp, Readiness: ready})
+	s := rest.NewServer(sc.ManagementAddr, h, logger)
+	s.SetLimits(rest.ManagementLimits)
+	lc.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
+	return managementServer{s}
+}
+
 // newServer ties the API's server to the application's life cycle. The
 // hooks never block: Start listens and serves in the background, Stop
-// drains readiness first and is bounded by fx's stop context.
-func newServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, auth *rest.Auth, m *metrics.Metrics, ready *rest.Readiness, logger *slog.Logger) *rest.Server {
-	h := rest.NewHandler(cache, rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler(), Readiness: ready})
-	s := rest.NewServer(cfg.Server.Addr(), h, logger)
+// drains readiness first and is bounded by fx's stop context. It takes the
+// management server so that the latter's hooks come first.
+func newServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, auth *rest.Auth, m *metrics.Metrics, ready *rest.Readiness, tp trace.TracerProvider, _ managementServer, logger *slog.Logger) *rest.Server {
+	sc := restServerConfig(cfg)
+	h := rest.NewHandler(cache, rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler(), Observer: m, TracerProvider: tp, Readiness: ready})
+	s := rest.NewServer(sc.Addr, h, logger)
+	s.SetLimits(sc.Limits)
 	s.DrainFirst(ready, 0)
 	lc.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
 	return s
+}
+
+// serverConfig is where and how the REST listeners listen.
+type serverConfig struct {
+	Addr           string
+	Limits         rest.Limits
+	ManagementAddr string // empty: no management listener
+}
+
+// restServerConfig maps the SERVER_* and MANAGEMENT_PORT keys onto the
+// REST adapter's listeners.
+func restServerConfig(cfg config.Config) serverConfig {
+	s := cfg.Server
+	return serverConfig{
+		Addr: s.Addr(),
+		Limits: rest.Limits{
+			ReadTimeout:    s.ReadTimeout,
+			WriteTimeout:   cfg.ServerWriteTimeout(),
+			IdleTimeout:    s.IdleTimeout,
+			MaxHeaderBytes: s.MaxHeaderBytes,
+			MaxConnections: s.MaxConnections,
+		},
+		ManagementAddr: s.ManagementAddr(),
+	}
 }
 
 // restAuthOptions maps the API keys of cfg onto the REST adapter's access
@@ -153,7 +202,7 @@ func observe(m *metrics.Metrics, svc *app.Cache, auth *rest.Auth) error {
 	return m.ObserveAuth(auth)
 }
 
-func logStarted(lc fx.Lifecycle, cfg config.Config, srv *rest.Server, logger *slog.Logger) {
+func logStarted(lc fx.Lifecycle, cfg config.Config, srv *rest.Server, mgmt managementServer, logger *slog.Logger) {
 	lc.Append(fx.StartHook(func(context.Context) {
 		attrs := []any{
 			"addr", srv.Addr(),
@@ -163,6 +212,9 @@ func logStarted(lc fx.Lifecycle, cfg config.Config, srv *rest.Server, logger *sl
 			"clientId", cfg.TokenService.ClientID,
 			"renewalBuffer", cfg.Cache.RenewalBuffer,
 			"version", version,
+		}
+		if mgmt.Server != nil {
+			attrs = append(attrs, "managementAddr", mgmt.Addr())
 		}
 		if cfg.Cache.Type == config.CacheRedis {
 			attrs = append(attrs, "redisMode", string(cfg.Redis.Mode()), "redisAddrs", cfg.Redis.DialAddrs())

@@ -542,7 +542,7 @@ func testConcurrent(t *testing.T, h *harness) {
 					entries, err = s.Store.List(ctx)
 					for _, e := range entries {
 						if strings.HasPrefix(e.Service, h.prefix) && e.Token.Scope != e.Service {
-							err = fmt.Errorf("List paired %q with the token of %q", e.Service, e.Token.Scope)
+							err = fmt.Errorf("list paired %q with the token of %q", e.Service, e.Token.Scope)
 						}
 					}
 				case 5:

@@ -90,6 +90,11 @@ type Server struct {
 	dir  string
 	port string
 
+	// extra are more redis-server arguments, and ready says when the
+	// server answers; see StartServerWith.
+	extra []string
+	ready func(ctx context.Context, addr string) bool
+
 	mu  sync.Mutex
 	cmd *exec.Cmd
 }
@@ -116,8 +121,12 @@ func (s *Server) Start() {
 	if s.cmd != nil {
 		return
 	}
-	s.cmd = startProcess(s.t, s.dir, s.port)
-	WaitFor(s.t, 10*time.Second, "redis-server at "+s.Addr, func(context.Context) bool { return ping(s.Addr, 200*time.Millisecond) })
+	s.cmd = startProcess(s.t, s.dir, s.port, s.extra...)
+	ready := s.ready
+	if ready == nil {
+		ready = func(_ context.Context, addr string) bool { return ping(addr, 200*time.Millisecond) }
+	}
+	WaitFor(s.t, 10*time.Second, "redis-server at "+s.Addr, func(ctx context.Context) bool { return ready(ctx, s.Addr) })
 }
 
 // Stop kills the server at once, as a crash would; Start brings it back.

@@ -1,6 +1,6 @@
 package restapi
 
-import "unicode/utf8"
+import "github.com/jwtcache/jwtcache/internal/textclip"
 
 // MaxEcho bounds, in bytes, what an answer repeats of input it does not
 // control: a service name a client typed, a token service's error
@@ -8,15 +8,8 @@ import "unicode/utf8"
 // server's answer.
 const MaxEcho = 200
 
-// Clip cuts s to at most MaxEcho bytes without splitting a UTF-8 sequence.
+// Clip cuts s to at most MaxEcho bytes on a character boundary, marking
+// the cut (textclip.Clip).
 func Clip(s string) string { return clip(s, MaxEcho) }
 
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+func clip(s string, n int) string { return textclip.Clip(s, n) }

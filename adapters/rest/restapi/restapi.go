@@ -57,6 +57,9 @@ const (
 	CodeMethodNotAllowed        = "method_not_allowed"
 	CodeUnauthorized            = "unauthorized"
 	CodeForbidden               = "forbidden"
+	CodeBodyNotAllowed          = "request_body_not_allowed"
+	CodeTooManyServices         = "too_many_services"
+	CodeRateLimited             = "rate_limited"
 )
 
 // TokenStatus describes a cached token without the credential: the fields

@@ -16,6 +16,7 @@ import (
 	"context"
 	"log/slog"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 
 	"github.com/jwtcache/jwtcache/app"
@@ -42,6 +43,9 @@ type params struct {
 	Instrument embedded.Instrumentation `optional:"true"`
 	Issuer     ports.TokenIssuer        `optional:"true"`
 	Store      embedded.Store           `optional:"true"`
+	// TracerProvider traces what the cache builds itself; nil traces
+	// nothing.
+	TracerProvider trace.TracerProvider `optional:"true"`
 }
 
 func provide(p params) (*app.Cache, error) {
@@ -50,6 +54,9 @@ func provide(p params) (*app.Cache, error) {
 		Instrument: p.Instrument,
 		Issuer:     p.Issuer,
 		Store:      p.Store,
+		// The issuer and store the graph provides are traced by whoever
+		// built them.
+		TracerProvider: p.TracerProvider,
 	})
 	if err != nil {
 		return nil, err
