@@ -309,3 +309,47 @@ func (g *gatedIssuer) Issue(ctx context.Context, service string) (domain.Token, 
 	<-g.gate
 	return g.countingIssuer.Issue(ctx, service)
 }
+
+// TestTheFetcherRenewsWhileTheOthersStandBy: the replica that fetched a
+// token renews it; a replica that took it from the store reads nothing and
+// takes no lock at renewal, and takes the new token from the notification.
+// Once the fetcher is gone, the one standing by renews, still before the
+// token's buffer.
+func TestTheFetcherRenewsWhileTheOthersStandBy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := memory.New(nil)
+		issuer := &countingIssuer{lifetime: time.Hour}
+		// a's jitter puts its timer as late as a fetcher's goes, b's as
+		// early as a back-up's: b still waits for a.
+		a := newService(t, issuer, mem, func(o *app.Options) { o.Jitter = func() float64 { return 0 } })
+		defer a.Close()
+		sb := &countingStore{Store: mem}
+		b := newService(t, issuer, mem, func(o *app.Options) { o.Store, o.Jitter = sb, func() float64 { return 0 } })
+		defer b.Close()
+		first, _ := a.Token(t.Context(), "kyc")
+		serves(t, b, first.AccessToken)
+		gets := sb.gets.Load()
+		time.Sleep(59*time.Minute + 35*time.Second) // a renews at 59m30s, b would at 59m31s
+		synctest.Wait()
+		if n := issuer.calls.Load(); n != 2 {
+			t.Fatalf("%d token-service calls, want 2", n)
+		}
+		if n := sb.gets.Load() - gets; n != 0 {
+			t.Fatalf("the replica standing by read the store %d times at the renewal, want 0", n)
+		}
+		second, _ := a.Token(t.Context(), "kyc")
+		serves(t, b, second.AccessToken)
+
+		a.Close() // the fetcher is gone: b's back-up timer renews
+		policy := domain.RenewalPolicy{Buffer: domain.DefaultRenewalBuffer}
+		time.Sleep(policy.CacheExpiresAt(second).Sub(time.Now()) - time.Nanosecond)
+		synctest.Wait()
+		if n := issuer.calls.Load(); n != 3 {
+			t.Fatalf("%d token-service calls once the fetcher was gone, want 3: the replica standing by renews", n)
+		}
+		got, err := b.Token(t.Context(), "kyc")
+		if err != nil || got.AccessToken == second.AccessToken || policy.State(got, time.Now()) != domain.Fresh {
+			t.Fatalf("after the back-up renewal b serves %v, %v; want a fresh new token", got, err)
+		}
+	})
+}

@@ -213,7 +213,9 @@ func (f *fetch) issue() (*cached, error) {
 	if err := s.opt.Store.Put(f.ctx, f.service, tok); err != nil {
 		s.log.Warn("store write failed; token kept in this replica only", "service", f.service, "err", err)
 	}
-	c := s.install(f.e, tok)
+	// The fetcher renews the token it fetched; replicas that take it from
+	// the store or its notification stand by (see installAt).
+	c := s.installAt(f.e, tok, s.policy.RenewAt(tok, s.opt.Jitter()))
 	s.noteLife(tok)
 	s.publish(ports.Change{Service: f.service, Token: &tok})
 	return c, nil
@@ -294,13 +296,23 @@ func (s *Cache) retryDelay(n int32, err error) time.Duration {
 	return s.backoff.Delay(int(n), s.opt.Jitter(), retryAfter)
 }
 
-// install makes tok the near cache's token for e and schedules its renewal.
+// install makes tok, which another replica fetched (it comes from the
+// store or a notification), the near cache's token for e, and schedules its
+// renewal as a back-up: after the fetcher's, so that one replica renews
+// each token and the others take the result from its notification, at no
+// Redis cost (domain.RenewalPolicy.BackupRenewAt).
 func (s *Cache) install(e *entry, tok domain.Token) *cached {
+	return s.installAt(e, tok, s.policy.BackupRenewAt(tok, s.opt.Jitter()))
+}
+
+// installAt makes tok the near cache's token for e and schedules its
+// renewal at renewAt.
+func (s *Cache) installAt(e *entry, tok domain.Token, renewAt time.Time) *cached {
 	c := &cached{
 		tok:            tok,
 		bearer:         tok.AuthorizationHeader(),
 		cacheExpiresAt: s.policy.CacheExpiresAt(tok),
-		renewAt:        s.policy.RenewAt(tok, s.opt.Jitter()),
+		renewAt:        renewAt,
 	}
 	e.cur.Store(c)
 	e.failure.Store(nil)

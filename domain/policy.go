@@ -156,3 +156,44 @@ func (p RenewalPolicy) RenewAt(t Token, jitter float64) time.Time {
 	}
 	return at
 }
+
+// The back-up window: a replica holding a token it did not fetch renews it
+// between backupEarliest and backupLatest RenewalLeads before
+// CacheExpiresAt, after every RenewAt of the token (at least one lead
+// before), leaving the renewal to the replica that fetched it.
+const (
+	backupEarliest = 0.9
+	backupLatest   = 0.4
+)
+
+// BackupRenewAt is the instant a replica that holds t but did not fetch it
+// (it took t from another replica, through the store or a notification)
+// renews t, given a jitter in [0, 1): between 0.9 and 0.4 RenewalLeads
+// before CacheExpiresAt. It is later than RenewAt of any jitter, so the
+// replica that fetched a token renews it, and the others only stand by: a
+// fleet renews with one replica's work however many replicas hold the
+// token, and still ahead of the buffer when that replica has gone.
+func (p RenewalPolicy) BackupRenewAt(t Token, jitter float64) time.Time {
+	if jitter < 0 {
+		jitter = 0
+	}
+	if jitter >= 1 {
+		jitter = 0.999
+	}
+	lead := p.RenewalLead(t)
+	early := time.Duration(float64(lead) * (backupEarliest - (backupEarliest-backupLatest)*jitter))
+	at := p.CacheExpiresAt(t).Add(-early)
+	if at.Before(t.IssuedAt) {
+		return t.IssuedAt
+	}
+	return at
+}
+
+// MeanRenewalAfter is how long after its issue t is renewed on average
+// while the replica that fetched it lives: RenewAt with a uniform jitter,
+// one and a half RenewalLeads before CacheExpiresAt, whatever the number
+// of replicas holding t.
+func (p RenewalPolicy) MeanRenewalAfter(t Token) time.Duration {
+	lead := p.RenewalLead(t)
+	return p.CacheExpiresAt(t).Sub(t.IssuedAt) - lead - lead/2
+}

@@ -206,3 +206,38 @@ func TestMaxLifeEndsFreshnessAtTheEndOfTheCachedLife(t *testing.T) {
 		})
 	}
 }
+
+func TestBackupRenewalComesAfterTheFetchersAndBeforeTheBuffer(t *testing.T) {
+	p := domain.RenewalPolicy{Buffer: 20 * time.Second}
+	tok := token(time.Hour)
+	cacheExp := p.CacheExpiresAt(tok) // 59m40s; lead 10 s
+	latestLeader := p.RenewAt(tok, 0)
+	tests := []struct {
+		name   string
+		jitter float64
+		want   time.Time
+	}{
+		{"jitter 0: 0.9 lead before", 0, cacheExp.Add(-9 * time.Second)},
+		{"jitter 0.5", 0.5, cacheExp.Add(-6500 * time.Millisecond)},
+		{"jitter just under 1: 0.4 lead before", 0.999, cacheExp.Add(-4005 * time.Millisecond)},
+		{"negative jitter as 0", -1, cacheExp.Add(-9 * time.Second)},
+		{"jitter 1 as just under", 1, cacheExp.Add(-4005 * time.Millisecond)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := p.BackupRenewAt(tok, tc.jitter)
+			if !got.Equal(tc.want) {
+				t.Fatalf("BackupRenewAt = %v, want %v", got, tc.want)
+			}
+			if !got.After(latestLeader) {
+				t.Fatalf("BackupRenewAt %v is not after the latest RenewAt %v", got, latestLeader)
+			}
+			if !got.Before(cacheExp) {
+				t.Fatalf("BackupRenewAt %v is not before CacheExpiresAt %v", got, cacheExp)
+			}
+		})
+	}
+	if got, want := p.MeanRenewalAfter(tok), 59*time.Minute+25*time.Second; got != want {
+		t.Fatalf("MeanRenewalAfter = %v, want %v (1.5 leads before cacheExpiresAt)", got, want)
+	}
+}
