@@ -85,7 +85,9 @@ type fleetScaleRun struct {
 	// redundant counts the others, second calls for one token.
 	rounds, redundant int64
 	// interval is the mean time between a service's successive rounds.
-	interval                          time.Duration
+	interval time.Duration
+	// callTime is the mean duration of a token-service call.
+	callTime                          time.Duration
 	redis                             tallySnapshot
 	served, inBuffer, expired, failed int64
 	// Idle phase: one-hour tokens, nothing asked.
@@ -131,6 +133,7 @@ func measureFleetScale(ctx context.Context, cfg *config, r *report) error {
 	fc := defaultFleetScale
 	fc.redisAddr = cfg.redisAddr
 	fc.replicas, fc.services, fc.idle = cfg.fleetScale, cfg.fleetServices, cfg.fleetIdle
+	fc.lifetime, fc.buffer = cfg.fleetLifetime, cfg.fleetBuffer
 	if !r.machine.redisUp {
 		r.fleetScale = &fleetScaleResult{cfg: fc, skipped: "skipped: " + r.machine.noRedis()}
 		return nil
@@ -198,11 +201,11 @@ func newScaleFleet(ctx context.Context, fc fleetScaleConfig, policy domain.Renew
 		f.closers = append(f.closers, iss.Close)
 		client := redis.NewClient(&redis.Options{Addr: fc.redisAddr, Dialer: f.tally.dialer})
 		f.closers = append(f.closers, client.Close)
-		store := redisstore.NewWithClient(client, redisstore.Options{KeyPrefix: f.prefix, Logger: discardLogger})
+		store := redisstore.NewWithClient(client, redisstore.Options{KeyPrefix: f.prefix, Logger: replicaLogger})
 		p := policy
 		c, err := app.New(scaleReplicaOptions(app.Options{
 			Issuer: f.issuers.wrap(iss), Store: store, Locker: store, Feed: store,
-			Policy: &p, Logger: discardLogger, OnClose: store.Close,
+			Policy: &p, Logger: replicaLogger, OnClose: store.Close,
 		}, store))
 		if err != nil {
 			f.close()
@@ -213,10 +216,13 @@ func newScaleFleet(ctx context.Context, fc fleetScaleConfig, policy domain.Renew
 	return f, nil
 }
 
-// scaleReplicaOptions completes a replica's options as app/embedded does:
-// the store prunes itself.
+// scaleReplicaOptions completes a replica's options as app/embedded does
+// (the store prunes itself), without the per-client token-service budget:
+// the warm-up fetches every service at once, which the budget would
+// rightly spread over minutes.
 func scaleReplicaOptions(o app.Options, store *redisstore.Store) app.Options {
 	o.Pruner = store
+	o.TokenRate = -1
 	return o
 }
 
@@ -291,7 +297,7 @@ func steadyFleet(ctx context.Context, fc fleetScaleConfig, policy domain.Renewal
 	run.period = idealRenewalPeriod(policy, run.lifetime, n)
 	run.window = time.Duration(fc.periods * float64(run.period))
 
-	before, calls0 := f.tally.snapshot(), f.issuers.count()
+	before, calls0, spent0 := f.tally.snapshot(), f.issuers.count(), f.issuers.spent.Load()
 	start := time.Now()
 	end := start.Add(run.window)
 	var wg sync.WaitGroup
@@ -313,6 +319,7 @@ func steadyFleet(ctx context.Context, fc fleetScaleConfig, policy domain.Renewal
 	run.window = time.Since(start)
 	run.redis = f.tally.snapshot().since(before)
 	run.calls = f.issuers.count() - calls0
+	run.callTime = time.Duration((f.issuers.spent.Load() - spent0) / max(run.calls, 1))
 	run.rounds, run.redundant, run.interval = f.issuers.rounds(start, run.period/2)
 	// Failed requests are reported, not fatal: a fleet that cannot keep up
 	// is a result too.
@@ -382,6 +389,7 @@ type callLog struct {
 	mu    sync.Mutex
 	calls map[string][]time.Time // guarded by mu
 	n     atomic.Int64
+	spent atomic.Int64 // nanoseconds in token-service calls
 }
 
 func (l *callLog) wrap(iss ports.TokenIssuer) ports.TokenIssuer {
@@ -435,20 +443,19 @@ func (i loggedIssuer) Issue(ctx context.Context, service string) (domain.Token, 
 	if i.log.calls == nil {
 		i.log.calls = map[string][]time.Time{}
 	}
-	i.log.calls[service] = append(i.log.calls[service], time.Now())
+	start := time.Now()
+	i.log.calls[service] = append(i.log.calls[service], start)
 	i.log.mu.Unlock()
-	return i.iss.Issue(ctx, service)
+	tok, err := i.iss.Issue(ctx, service)
+	i.log.spent.Add(int64(time.Since(start)))
+	return tok, err
 }
 
 // idealRenewalPeriod is the mean time from a token's issue to its renewal
-// by a fleet of n replicas. Each replica holding the token sets a timer at
-// one to two renewal leads (uniform jitter) before the token's
-// cacheExpiresAt, so that the renewal is over before any caller reaches
-// the buffer; the earliest of the n timers fires, on average 1 + n/(n+1)
-// leads ahead.
-func idealRenewalPeriod(policy domain.RenewalPolicy, life time.Duration, n int) time.Duration {
-	tok := domain.Token{IssuedAt: time.Unix(0, 0), ExpiresAt: time.Unix(0, 0).Add(life)}
-	fresh := policy.CacheExpiresAt(tok).Sub(tok.IssuedAt)
-	lead := policy.RenewalLead(tok)
-	return fresh - time.Duration(float64(lead)*(1+float64(n)/float64(n+1)))
+// by a fleet of n replicas: the replica that fetched it renews it, at one
+// to two renewal leads (uniform jitter) before its cacheExpiresAt, so that
+// the renewal is over before any caller reaches the buffer; the others
+// stand by with later timers. n does not change it.
+func idealRenewalPeriod(policy domain.RenewalPolicy, life time.Duration, _ int) time.Duration {
+	return policy.MeanRenewalAfter(domain.Token{IssuedAt: time.Unix(0, 0), ExpiresAt: time.Unix(0, 0).Add(life)})
 }

@@ -75,6 +75,8 @@ type config struct {
 	fleetScale    []int
 	fleetServices int
 	fleetIdle     time.Duration
+	fleetLifetime time.Duration
+	fleetBuffer   time.Duration
 
 	// sections, when not empty, are the only steps run.
 	sections map[string]bool
@@ -166,6 +168,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fleetScale := fs.String("fleetscale", "10,30,100", "replica counts of the fleet-scale runs")
 	fs.IntVar(&cfg.fleetServices, "fleetservices", defaultFleetScale.services, "services of the fleet-scale runs")
 	fs.DurationVar(&cfg.fleetIdle, "fleetidle", defaultFleetScale.idle, "idle `time` of the fleet-scale runs (one-hour tokens, nothing asked)")
+	fs.DurationVar(&cfg.fleetLifetime, "fleetlifetime", defaultFleetScale.lifetime, "token lifetime of the fleet-scale steady runs (whole seconds)")
+	fs.DurationVar(&cfg.fleetBuffer, "fleetbuffer", defaultFleetScale.buffer, "renewal buffer of the fleet-scale steady runs")
 	sections := fs.String("sections", "", "comma-separated steps to run (in-process hit, REST cache hit, token-service calls, scale, fleet scale); empty runs them all")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -214,6 +218,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("-lifetimes, -burst and -rounds must be at least 1")
 	case cfg.fleetServices < 1 || cfg.fleetIdle <= 0:
 		return nil, fmt.Errorf("-fleetservices must be at least 1 and -fleetidle more than 0")
+	case cfg.fleetLifetime < 2*time.Second || cfg.fleetLifetime%time.Second != 0 || cfg.fleetBuffer < 0 || 2*cfg.fleetBuffer >= cfg.fleetLifetime:
+		return nil, fmt.Errorf("-fleetlifetime %v, -fleetbuffer %v: want whole seconds, at least 2s, and a buffer under half of it", cfg.fleetLifetime, cfg.fleetBuffer)
 	}
 	cfg.warmup = min(cfg.duration/6, time.Second)
 	return cfg, nil
