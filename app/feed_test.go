@@ -329,7 +329,7 @@ func TestTheFetcherRenewsWhileTheOthersStandBy(t *testing.T) {
 		first, _ := a.Token(t.Context(), "kyc")
 		serves(t, b, first.AccessToken)
 		gets := sb.gets.Load()
-		time.Sleep(59*time.Minute + 35*time.Second) // a renews at 59m30s, b would at 59m31s
+		time.Sleep(59*time.Minute + 35*time.Second) // a renews at 59m30s, b would at 59m34s
 		synctest.Wait()
 		if n := issuer.calls.Load(); n != 2 {
 			t.Fatalf("%d token-service calls, want 2", n)

@@ -158,17 +158,20 @@ func (p RenewalPolicy) RenewAt(t Token, jitter float64) time.Time {
 }
 
 // The back-up window: a replica holding a token it did not fetch renews it
-// between backupEarliest and backupLatest RenewalLeads before
-// CacheExpiresAt, after every RenewAt of the token (at least one lead
-// before), leaving the renewal to the replica that fetched it.
+// between backupEarliestTenths and backupLatestTenths tenths of a
+// RenewalLead before CacheExpiresAt, leaving the renewal to the replica
+// that fetched it (at least one lead before): the fetcher has at least 0.4
+// leads (4 s for long-lived tokens) to renew and be heard before any
+// back-up acts, and a back-up still renews 0.2 leads or more ahead of the
+// buffer.
 const (
-	backupEarliest = 0.9
-	backupLatest   = 0.4
+	backupEarliestTenths = 6
+	backupLatestTenths   = 2
 )
 
 // BackupRenewAt is the instant a replica that holds t but did not fetch it
 // (it took t from another replica, through the store or a notification)
-// renews t, given a jitter in [0, 1): between 0.9 and 0.4 RenewalLeads
+// renews t, given a jitter in [0, 1): between 0.6 and 0.2 RenewalLeads
 // before CacheExpiresAt. It is later than RenewAt of any jitter, so the
 // replica that fetched a token renews it, and the others only stand by: a
 // fleet renews with one replica's work however many replicas hold the
@@ -181,7 +184,7 @@ func (p RenewalPolicy) BackupRenewAt(t Token, jitter float64) time.Time {
 		jitter = 0.999
 	}
 	lead := p.RenewalLead(t)
-	early := time.Duration(float64(lead) * (backupEarliest - (backupEarliest-backupLatest)*jitter))
+	early := lead*backupEarliestTenths/10 - time.Duration(float64(lead*(backupEarliestTenths-backupLatestTenths)/10)*jitter)
 	at := p.CacheExpiresAt(t).Add(-early)
 	if at.Before(t.IssuedAt) {
 		return t.IssuedAt

@@ -217,11 +217,11 @@ func TestBackupRenewalComesAfterTheFetchersAndBeforeTheBuffer(t *testing.T) {
 		jitter float64
 		want   time.Time
 	}{
-		{"jitter 0: 0.9 lead before", 0, cacheExp.Add(-9 * time.Second)},
-		{"jitter 0.5", 0.5, cacheExp.Add(-6500 * time.Millisecond)},
-		{"jitter just under 1: 0.4 lead before", 0.999, cacheExp.Add(-4005 * time.Millisecond)},
-		{"negative jitter as 0", -1, cacheExp.Add(-9 * time.Second)},
-		{"jitter 1 as just under", 1, cacheExp.Add(-4005 * time.Millisecond)},
+		{"jitter 0: 0.6 lead before", 0, cacheExp.Add(-6 * time.Second)},
+		{"jitter 0.5", 0.5, cacheExp.Add(-4 * time.Second)},
+		{"jitter just under 1: 0.2 lead before", 0.999, cacheExp.Add(-2004 * time.Millisecond)},
+		{"negative jitter as 0", -1, cacheExp.Add(-6 * time.Second)},
+		{"jitter 1 as just under", 1, cacheExp.Add(-2004 * time.Millisecond)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
