@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -149,6 +150,8 @@ func measureFleetScale(ctx context.Context, cfg *config, r *report) error {
 func runFleetScale(ctx context.Context, fc fleetScaleConfig) (*fleetScaleResult, error) {
 	res := &fleetScaleResult{cfg: fc, policy: domain.RenewalPolicy{Buffer: fc.buffer}}
 	for _, n := range fc.replicas {
+		// The previous fleet's garbage is not this one's to collect.
+		runtime.GC()
 		run, err := steadyFleet(ctx, fc, res.policy, n)
 		if err != nil {
 			return nil, fmt.Errorf("%d replicas: %w", n, err)

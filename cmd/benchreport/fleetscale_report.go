@@ -110,11 +110,11 @@ func (r *report) writeFleetScaleModel(m *mdWriter, f *fleetScaleResult) {
 	ca, cb := fitLine(xs, cmds)
 	ga, gb := fitLine(xs, gets)
 	oa, ob := fitLine(xs, out)
-	m.line("**As a function of the fleet size R** (least squares over the sizes above): commands per renewal ≈ %.2f + %.4f·R, GETs per renewal ≈ %.2f + %.4f·R, Redis output per renewal ≈ %s + %s·R. The constant is the renewer's own work (its store read, the lock, the write and index update, the notification, the unlock); the R term is other replicas whose jittered renewal timer fires while the renewal is in flight (a read and a failed lock each, then the notification hands them the token) and the periodic work shared out per renewal. The output's R term is the notification itself, which Redis sends to every replica: it carries the token, as the re-reads it replaces did.",
+	m.line("**As a function of the fleet size R** (least squares over the sizes above): commands per renewal ≈ %.2f + %.4f·R, GETs per renewal ≈ %.2f + %.4f·R, Redis output per renewal ≈ %s + %s·R. The constant is the renewer's own work (its store read, the lock, its read under the lock, the write and index update, the notification, the unlock): only the replica that fetched a token renews it. The R term is the periodic work shared out per renewal, and replicas standing by whose back-up timer fires before the renewer's notification reached them (a read and a failed lock each). The output's R term is the notification itself, which Redis sends to every replica: it carries the token, as the re-reads it replaces did.",
 		ca, cb, ga, gb, bytesText(oa), bytesText(ob))
 	m.line("")
 
-	// The extrapolation. Racing timers are spread over one renewal lead,
+	// The extrapolation. Back-ups act 0.4 leads or more after the renewer,
 	// so their share per renewal shrinks as the lead grows with the token.
 	small := domain.Token{IssuedAt: time.Unix(0, 0), ExpiresAt: time.Unix(0, 0).Add(f.runs[0].lifetime)}
 	bigPolicy := domain.RenewalPolicy{Buffer: domain.DefaultRenewalBuffer}
@@ -132,7 +132,7 @@ func (r *report) writeFleetScaleModel(m *mdWriter, f *fleetScaleResult) {
 	listBytesPerService := float64(largest.list.bytesIn) / float64(largest.services)
 	prevCmds := bigFleetReplicas * (listPerService*bigFleetServices/app.DefaultCleanupInterval.Seconds() + 1/previousHealthCheck.Seconds())
 	prevBytes := bigFleetReplicas * listBytesPerService * bigFleetServices / app.DefaultCleanupInterval.Seconds()
-	m.line("**Extrapolated to %s replicas x %s services with %v tokens** (default %v buffer): a renewal every %v per service, %.3g renewals/s; the racing-timer term scaled by the ratio of the renewal leads (%v here, %v there), the idle cost per replica as measured at %d replicas. Redis: **%.3g commands/s** (%.3g per renewal, %.3g/s of idle work) and **%s/s** out, against %.3g commands/s and %s/s for the previous version's cleanup alone (every replica reading every token every %v), which came in bursts of up to %s GETs when replicas started together.",
+	m.line("**Extrapolated to %s replicas x %s services with %v tokens** (default %v buffer): a renewal every %v per service, %.3g renewals/s; the stand-by term scaled by the ratio of the renewal leads (the margin a renewer has before back-ups act grows with the lead) (%v here, %v there), the idle cost per replica as measured at %d replicas. Redis: **%.3g commands/s** (%.3g per renewal, %.3g/s of idle work) and **%s/s** out, against %.3g commands/s and %s/s for the previous version's cleanup alone (every replica reading every token every %v), which came in bursts of up to %s GETs when replicas started together.",
 		count(bigFleetReplicas), count(bigFleetServices), bigFleetLifetime, domain.DefaultRenewalBuffer, period.Round(time.Second), renewalsPerSec,
 		f.policy.RenewalLead(small), bigPolicy.RenewalLead(big), largest.replicas,
 		cmdsPerSec, perRenewal, bigFleetReplicas*idlePerReplica, bytesText(bytesPerSec),
