@@ -128,5 +128,5 @@ func (s *Cache) noteLife(tok domain.Token) {
 		return
 	}
 	s.log.Info("tokens outlive the cache's maximum life (CACHE_TTL): each is renewed when its cached life ends, before its expiry needs it",
-		"maxLife", s.policy.MaxLife, "tokenLifetime", tok.Lifetime(), "renewedWithin", s.policy.CacheExpiresAt(tok).Sub(tok.IssuedAt))
+		"maxLife", s.policy.MaxLife, "tokenLifetime", tok.Lifetime(), "renewedWithin", s.policy.RenewBy(tok).Sub(tok.IssuedAt))
 }

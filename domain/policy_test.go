@@ -163,14 +163,14 @@ func TestCachedUntilIsTheEarlierOfExpiryAndFetchPlusMaxLife(t *testing.T) {
 	}
 }
 
-func TestMaxLifeEndsFreshnessAtTheEndOfTheCachedLife(t *testing.T) {
+func TestMaxLifeRenewsAheadOfTheEndOfTheCachedLife(t *testing.T) {
 	tok := token(time.Hour)
 	buffer := 20 * time.Second
-	bufferEdge := time.Hour - buffer // where the buffer alone ends freshness
+	bufferEdge := time.Hour - buffer // the guide's cacheExpiresAt
 	tests := []struct {
 		name       string
 		maxLife    time.Duration
-		cacheExp   time.Time
+		renewBy    time.Time
 		lifeCapped bool
 	}{
 		{"no cap: the buffer decides", 0, t0.Add(bufferEdge), false},
@@ -183,25 +183,27 @@ func TestMaxLifeEndsFreshnessAtTheEndOfTheCachedLife(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := domain.RenewalPolicy{Buffer: buffer, MaxLife: tc.maxLife}
-			got := p.CacheExpiresAt(tok)
-			if !got.Equal(tc.cacheExp) {
-				t.Fatalf("CacheExpiresAt = %v, want %v", got, tc.cacheExp)
+			if got := p.RenewBy(tok); !got.Equal(tc.renewBy) {
+				t.Fatalf("RenewBy = %v, want %v", got, tc.renewBy)
 			}
 			if p.LifeCapped(tok) != tc.lifeCapped {
 				t.Fatalf("LifeCapped = %v, want %v", !tc.lifeCapped, tc.lifeCapped)
 			}
-			if s := p.State(tok, got.Add(-time.Nanosecond)); s != domain.Fresh {
-				t.Fatalf("State 1ns before CacheExpiresAt = %s, want fresh", s)
+			// Freshness is the guide's, whatever the cap.
+			if got := p.CacheExpiresAt(tok); !got.Equal(t0.Add(bufferEdge)) {
+				t.Fatalf("CacheExpiresAt = %v, want the guide's %v", got, t0.Add(bufferEdge))
 			}
-			if s := p.State(tok, got); s != domain.Due {
-				t.Fatalf("State at CacheExpiresAt = %s, want due: served only while renewal fails", s)
+			// Renewal, by the fetcher or a back-up, starts ahead of the
+			// cached life's end, never after it.
+			end := tok.CachedUntil(tc.maxLife)
+			if w := p.RenewalWindowStart(tok); !w.Before(tc.renewBy) || w.Before(tok.IssuedAt) {
+				t.Fatalf("RenewalWindowStart = %v, want in [IssuedAt, %v)", w, tc.renewBy)
 			}
-			// Renewal starts ahead of the cached life's end, never after it.
-			if w := p.RenewalWindowStart(tok); !w.Before(got) || w.Before(tok.IssuedAt) {
-				t.Fatalf("RenewalWindowStart = %v, want in [IssuedAt, %v)", w, got)
+			if at := p.RenewAt(tok, 0.999); !at.Before(end) {
+				t.Fatalf("RenewAt = %v, not before the store drops the token at %v", at, end)
 			}
-			if at := p.RenewAt(tok, 0.999); !at.Before(tok.CachedUntil(tc.maxLife)) {
-				t.Fatalf("RenewAt = %v, not before the store drops the token at %v", at, tok.CachedUntil(tc.maxLife))
+			if at := p.BackupRenewAt(tok, 0.999); !at.Before(end) || !at.Before(tc.renewBy) {
+				t.Fatalf("BackupRenewAt = %v, not before %v", at, tc.renewBy)
 			}
 		})
 	}
