@@ -51,8 +51,8 @@ test-short:
 
 # The benchmark report (about six minutes, four of them the fleet-scale
 # section): every figure beside its baseline, measured in one run, written
-# to BENCHMARKS.md; then the packages' Go benchmarks (in-process hit vs
-# x/oauth2, REST handler vs bare Gin, ...).
+# to BENCHMARKS.md with its SVG charts in docs/bench/; then the packages'
+# Go benchmarks (in-process hit vs x/oauth2, REST handler vs bare Gin, ...).
 bench:
 	$(GO) run ./cmd/benchreport -out BENCHMARKS.md
 	$(GO) test -run "^$$" -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)

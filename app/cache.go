@@ -48,9 +48,12 @@ type Cache struct {
 	bgMu   sync.Mutex     // orders wg.Add after a closed check against Close
 	wg     sync.WaitGroup // background work, waited for by Close
 
-	counters   counters
-	budget     *budget                       // token-service calls per client
-	issuerSeen atomic.Pointer[issuerOutcome] // nil until the first token-service call
+	counters    counters
+	budget      *budget                       // token-service calls per client
+	issuerSeen  atomic.Pointer[issuerOutcome] // nil until the first token-service call
+	probeSeen   atomic.Pointer[issuerOutcome] // nil until the first probe (Options.Prober)
+	writeFailed atomic.Pointer[storeWrite]    // nil unless the latest store write failed
+	events      *EventFeed                    // what happens to the tokens; closed by Close
 }
 
 type counters struct {
@@ -58,6 +61,8 @@ type counters struct {
 	// serviceRefusals, rateLimited and reusedRefreshes count the limits'
 	// answers (limits.go).
 	serviceRefusals, rateLimited, reusedRefreshes atomic.Uint64
+	// storeWriteFailures counts the store's refused writes (storeops.go).
+	storeWriteFailures atomic.Uint64
 }
 
 type issuerOutcome struct {
@@ -84,12 +89,16 @@ func New(opts Options) (*Cache, error) {
 		ctx:     ctx,
 		cancel:  cancel,
 		budget:  newBudget(o),
+		events:  NewEventFeed(o.EventHistory, o.EventQueue),
 	}
 	s.entries = newEntryMap()
 	s.goBackground(func() { s.every(o.CheckInterval, s.checkRenewals) })
 	s.goBackground(func() { s.every(o.CleanupInterval, s.cleanup) })
 	if o.Feed != nil {
 		s.goBackground(s.subscribe)
+	}
+	if o.Prober != nil {
+		s.goBackground(s.probeLoop)
 	}
 	return s, nil
 }
@@ -134,9 +143,10 @@ func (s *Cache) get(ctx context.Context, service string) (*cached, error) {
 			case now.Before(c.cacheExpiresAt):
 				s.counters.hits.Add(1)
 				return c, nil
-			case now.Before(c.tok.ExpiresAt) && e.failures.Load() > 0:
+			case now.Before(c.servableUntil) && e.failures.Load() > 0:
 				// Inside the buffer, but renewal is failing and retrying on
-				// its own schedule: the still-valid token is the best answer.
+				// its own schedule: the still-valid token is the best answer,
+				// while it has enough life left to arrive valid.
 				s.counters.hits.Add(1)
 				return c, nil
 			}
@@ -158,7 +168,7 @@ func (s *Cache) get(ctx context.Context, service string) (*cached, error) {
 // own ctx allows.
 func (s *Cache) fetchShared(ctx context.Context, service string) (*cached, error) {
 	ch := s.fetches.DoChan(service, func() (any, error) {
-		return s.tracked(func() (*cached, error) { return s.obtain(service, miss) })
+		return s.tracked(func() (*cached, error) { return s.obtain(ctx, service, miss) })
 	})
 	select {
 	case r := <-ch:
@@ -185,7 +195,8 @@ func (s *Cache) Refresh(ctx context.Context, service string) (domain.Token, erro
 
 // Evict removes service's token from the shared store and from every
 // replica's near cache, and reports what it removed. Its renewal stops until
-// the service is asked for again.
+// the service is asked for again, and a recent token-service failure that
+// callers were sharing is forgotten here.
 func (s *Cache) Evict(ctx context.Context, service string) (Eviction, error) {
 	if err := domain.ValidateServiceName(service); err != nil {
 		return Eviction{}, err
@@ -195,6 +206,8 @@ func (s *Cache) Evict(ctx context.Context, service string) (Eviction, error) {
 	}
 	now := s.opt.Clock.Now()
 	ev := Eviction{Service: service}
+	ctx, cancel := s.storeCtx(ctx)
+	defer cancel()
 	old, err := s.opt.Store.Get(ctx, service)
 	switch {
 	case err == nil:
@@ -214,6 +227,11 @@ func (s *Cache) Evict(ctx context.Context, service string) (Eviction, error) {
 			ev.Token = s.statusOf(service, c.tok, now, false)
 		}
 		e.stopTimer()
+		// The failures go with the token: the next caller asks the token
+		// service at once, whatever Retry-After it last sent, and a new
+		// run of failures starts from the first backoff step.
+		e.failure.Store(nil)
+		e.failures.Store(0)
 		e.notifyChanged()
 	}
 	ev.Removed = removed
@@ -222,6 +240,7 @@ func (s *Cache) Evict(ctx context.Context, service string) (Eviction, error) {
 	}
 	if removed {
 		s.counters.evictions.Add(1)
+		s.emit(Event{Type: EventEvicted, Service: service, ExpiresAt: ev.Token.ExpiresAt})
 	}
 	s.publish(ports.Change{Service: service, Removed: true})
 	return ev, nil

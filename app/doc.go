@@ -14,6 +14,10 @@
 // hit path, fetch.go the fetch-and-renew protocol across replicas,
 // schedule.go the renewal timers and periodic tasks, feed.go the change
 // notifications between replicas, lifecycle.go background work and Close,
-// entries.go the near cache's entries, and status.go what the status and
-// health endpoints report.
+// entries.go the near cache's entries, status.go and types.go what the
+// status and health endpoints report, probe.go the token-service health
+// probe, storeops.go the store commands bounded by StoreTimeout, limits.go
+// the service cap, the token-service budget and the refresh floor,
+// events.go the event feed of the console, and options.go the Options and
+// their defaults.
 package app

@@ -18,9 +18,14 @@ type entry struct {
 	lastUsed atomic.Int64
 	renewing atomic.Int32 // fetches for this service running in this process
 	failures atomic.Int32 // consecutive failed renewals; >0 means renewal is failing
+	// lastRenewed is the unix-nano time this process last replaced the
+	// cached token with a new one (its own renewal or refresh, or another
+	// replica's); 0 before the first replacement.
+	lastRenewed atomic.Int64
 	// failure is the token service's latest refusal when nothing valid
 	// could be served; until its end, callers share it instead of each
-	// asking the token service again. nil after any success.
+	// asking the token service again. It outlives its end, to count the
+	// failures in a row; nil after any success.
 	failure atomic.Pointer[recentFailure]
 	// forced is the latest successful forced refresh here, or nil; a
 	// Refresh within Options.RefreshMinInterval of it answers with its
@@ -35,6 +40,7 @@ type entry struct {
 // recentFailure is a failed fetch shared with callers until a deadline.
 type recentFailure struct {
 	err   error
+	n     int32 // failures in a row, this one included: the backoff step
 	until time.Time
 }
 
@@ -43,7 +49,19 @@ type cached struct {
 	tok            domain.Token
 	bearer         string
 	cacheExpiresAt time.Time
+	servableUntil  time.Time // RenewalPolicy.ServableUntil: never handed out from then on
 	renewAt        time.Time // when its renewal timer was set to fire
+}
+
+// newer reports whether tok may replace the entry's token: there is none,
+// or tok was not issued before it. A replica never goes back in time: an
+// older token can come back from a store whose write failed, or from
+// someone writing an old value back into a shared store, and the one held
+// here may have been replaced on purpose (a refresh of a leaked token).
+// Every path that installs a token from outside this fetch asks newer.
+func (e *entry) newer(tok domain.Token) bool {
+	cur := e.cur.Load()
+	return cur == nil || !tok.IssuedAt.Before(cur.tok.IssuedAt)
 }
 
 // touch records a use at now, writing at most once a second so that

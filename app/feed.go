@@ -97,7 +97,7 @@ func (s *Cache) dropNear(e *entry) {
 // reread makes e follow the store: its token when newer, nothing when the
 // store has none.
 func (s *Cache) reread(e *entry) {
-	ctx, cancel := context.WithTimeout(s.ctx, s.opt.FetchTimeout)
+	ctx, cancel := s.storeCtx(s.ctx)
 	defer cancel()
 	tok, err := s.opt.Store.Get(ctx, e.service)
 	switch {
@@ -139,12 +139,17 @@ func (s *Cache) resync() {
 
 // publish tells the other replicas about c, a change of this Cache.
 func (s *Cache) publish(c ports.Change) {
+	ctx, cancel := s.storeCtx(context.WithoutCancel(s.ctx))
+	defer cancel()
+	s.publishCtx(ctx, c)
+}
+
+// publishCtx is publish within ctx.
+func (s *Cache) publishCtx(ctx context.Context, c ports.Change) {
 	if s.opt.Feed == nil {
 		return
 	}
 	c.Origin = s.origin
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.opt.FetchTimeout)
-	defer cancel()
 	if err := s.opt.Feed.Publish(ctx, c); err != nil {
 		s.log.Warn("change notification not sent; other replicas will catch up from the store", "service", c.Service, "err", err)
 	}

@@ -25,6 +25,12 @@ import (
 //  5. on failure, serves the best still-valid token it knows and retries in
 //     the background with backoff, or shares the failure with callers for
 //     one backoff step when nothing valid is left.
+//
+// Each store command is bounded by StoreTimeout. The first that fails (a
+// hung or unreachable store) ends the fetch's use of the store: it calls
+// the token service at once, the in-process single flight being its only
+// coordination, and writes and announces the token in the background, so
+// that a caller waits at most StoreTimeout for the store in all.
 
 // fetchKind is what a fetch is for.
 type fetchKind int8
@@ -40,6 +46,19 @@ const (
 	forced
 )
 
+// succeeded is the event of a fetch of this kind that got a token from
+// the token service.
+func (k fetchKind) succeeded() EventType {
+	switch k {
+	case renewal:
+		return EventRenewed
+	case forced:
+		return EventRefreshed
+	default:
+		return EventObtained
+	}
+}
+
 // fetch is the state of one run of the protocol for one service.
 type fetch struct {
 	s       *Cache
@@ -54,6 +73,10 @@ type fetch struct {
 	// fallback is the best still-valid token known, served if the token
 	// service fails (not for forced); nil when there is none.
 	fallback *cached
+	// storeErr is the first store failure of the fetch, nil while the
+	// store answers; once set, the fetch sends the store nothing more on
+	// its caller's path.
+	storeErr error
 }
 
 // obtain fetches service's token as kind asks and returns the token to
@@ -62,11 +85,11 @@ type fetch struct {
 // fetch that is not forced is a miss or a renewal depends on what is
 // cached when it starts, not on who asked: misses and renewals share one
 // fetch.
-func (s *Cache) obtain(service string, kind fetchKind) (_ *cached, err error) {
+func (s *Cache) obtain(caller context.Context, service string, kind fetchKind) (_ *cached, err error) {
 	if s.closed.Load() {
 		return nil, domain.ErrClosed
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.opt.LockTTL+s.opt.FetchTimeout)
+	ctx, cancel := s.fetchContext(caller)
 	defer cancel()
 	e := s.entryOrCreate(service)
 	if e == nil {
@@ -108,26 +131,30 @@ func (f *fetch) run() (*cached, error) {
 	if f.kind != forced && f.old != nil && f.acceptable(f.old.tok, f.start) {
 		return f.old, nil
 	}
-	if tok, err := s.opt.Store.Get(f.ctx, f.service); err == nil {
+	if tok, ok := f.read(); ok {
 		if f.acceptable(tok, f.start) {
-			return s.install(f.e, tok), nil
+			if c := f.take(tok); c != nil {
+				return c, nil
+			}
 		}
 		f.offerFallback(tok)
-	} else if !errors.Is(err, domain.ErrNotFound) {
-		s.log.Warn("store read failed; fetching without it", "service", f.service, "err", err)
 	}
 
 	poll, maxPoll := defaultPollInterval, maxPollInterval
 	if s.opt.Feed != nil {
 		// The holder's notification carries its token; the store is only
 		// the fallback for a notification lost.
-		poll, maxPoll = feedPollInterval, maxFeedPollInterval
+		poll = feedPollInterval
 	}
 	for {
+		if f.storeErr != nil {
+			// The store failed: this replica fetches on its own.
+			return f.result(f.issue())
+		}
 		// Taken before the lock, so that a notification arriving between
 		// a failed TryLock and the wait still wakes it.
 		changed := f.e.changes()
-		unlock, err := s.opt.Locker.TryLock(f.ctx, f.service, s.opt.LockTTL)
+		unlock, err := f.tryLock()
 		switch {
 		case err == nil:
 			s.log.Debug("renewal lock acquired", "service", f.service, "forced", f.kind == forced)
@@ -140,6 +167,7 @@ func (f *fetch) run() (*cached, error) {
 		default:
 			// The locker is unreachable (shared store down): the in-process
 			// single flight still limits this replica to one call.
+			f.storeErr = err
 			s.log.Warn("renewal lock unavailable; renewing without it", "service", f.service, "err", err)
 			return f.result(f.issue())
 		}
@@ -155,16 +183,58 @@ func (f *fetch) run() (*cached, error) {
 			continue // some other change: try the lock again
 		}
 		poll = min(poll*2, maxPoll)
-		if tok, err := s.opt.Store.Get(f.ctx, f.service); err == nil && f.acceptable(tok, now) {
-			return s.install(f.e, tok), nil
+		if tok, ok := f.read(); ok && f.acceptable(tok, now) {
+			if c := f.take(tok); c != nil {
+				return c, nil
+			}
 		}
 	}
+}
+
+// read returns the store's token for the service, with ok false when there
+// is none or the store failed, which it records in storeErr. It is bounded
+// by StoreTimeout and sends nothing once the store has failed.
+func (f *fetch) read() (tok domain.Token, ok bool) {
+	if f.storeErr != nil {
+		return domain.Token{}, false
+	}
+	ctx, cancel := f.s.storeCtx(f.ctx)
+	defer cancel()
+	tok, err := f.s.opt.Store.Get(ctx, f.service)
+	switch {
+	case err == nil:
+		return tok, true
+	case !errors.Is(err, domain.ErrNotFound):
+		f.storeErr = err
+		f.s.log.Warn("store read failed; fetching without it", "service", f.service, "err", err)
+	}
+	return domain.Token{}, false
+}
+
+// tryLock takes the service's renewal lock, bounded by StoreTimeout.
+func (f *fetch) tryLock() (ports.Unlock, error) {
+	ctx, cancel := f.s.storeCtx(f.ctx)
+	defer cancel()
+	return f.s.opt.Locker.TryLock(ctx, f.service, f.s.opt.LockTTL)
+}
+
+// take installs tok, a token the store holds, unless the near cache holds
+// a token issued later: a store can give back an older token (a write of
+// this replica that failed, or a value written back by someone with access
+// to the store), and a replica never goes back in time. It returns nil for
+// a token it refused.
+func (f *fetch) take(tok domain.Token) *cached {
+	if !f.e.newer(tok) {
+		f.s.log.Warn("store holds a token issued before the one cached here; ignoring it", "service", f.service)
+		return nil
+	}
+	return f.s.install(f.e, tok)
 }
 
 // offerFallback makes tok, a token from the store that is not acceptable,
 // the fallback when it is still valid and outlives the current one.
 func (f *fetch) offerFallback(tok domain.Token) {
-	if tok.Expired(f.start) || (f.fallback != nil && !tok.ExpiresAt.After(f.fallback.tok.ExpiresAt)) {
+	if tok.Expired(f.start) || (f.fallback != nil && !tok.ExpiresAt.After(f.fallback.tok.ExpiresAt)) || !f.e.newer(tok) {
 		return
 	}
 	f.fallback = f.s.install(f.e, tok)
@@ -179,17 +249,35 @@ func (f *fetch) offerFallback(tok domain.Token) {
 func (f *fetch) underLock(unlock ports.Unlock) (*cached, error) {
 	defer func() {
 		// Released even when the fetch's ctx has ended, so the next renewer
-		// need not wait for the lock to expire.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(f.ctx), time.Second)
-		defer cancel()
-		if err := unlock(rctx); err != nil {
-			f.s.log.Warn("renewal lock release failed; it will expire", "service", f.service, "err", err)
-		}
+		// need not wait for the lock to expire; in the background once the
+		// store has failed, so the caller does not wait for it.
+		f.afterStore(func(ctx context.Context) {
+			if err := unlock(ctx); err != nil {
+				f.s.log.Warn("renewal lock release failed; it will expire", "service", f.service, "err", err)
+			}
+		})
 	}()
-	if tok, err := f.s.opt.Store.Get(f.ctx, f.service); err == nil && f.acceptable(tok, f.s.opt.Clock.Now()) {
-		return f.s.install(f.e, tok), nil
+	if tok, ok := f.read(); ok && f.acceptable(tok, f.s.opt.Clock.Now()) {
+		if c := f.take(tok); c != nil {
+			return c, nil
+		}
 	}
 	return f.issue()
+}
+
+// afterStore runs op, store work that the fetch's result does not depend
+// on, with a context bounded by StoreTimeout that the fetch's end does not
+// cancel: now while the store answers, in the background once it has
+// failed.
+func (f *fetch) afterStore(op func(ctx context.Context)) {
+	run := func() {
+		ctx, cancel := f.s.storeCtx(context.WithoutCancel(f.ctx))
+		defer cancel()
+		op(ctx)
+	}
+	if f.storeErr == nil || !f.s.goBackground(run) {
+		run()
+	}
 }
 
 // issue calls the token service and shares its token: in the store, in the
@@ -209,15 +297,21 @@ func (f *fetch) issue() (*cached, error) {
 	if f.kind == renewal {
 		s.counters.renewals.Add(1)
 	}
+	s.emit(Event{Type: f.kind.succeeded(), Service: f.service, ExpiresAt: tok.ExpiresAt})
 	f.e.failures.Store(0)
-	if err := s.opt.Store.Put(f.ctx, f.service, tok); err != nil {
-		s.log.Warn("store write failed; token kept in this replica only", "service", f.service, "err", err)
-	}
 	// The fetcher renews the token it fetched; replicas that take it from
-	// the store or its notification stand by (see installAt).
+	// the store or its notification stand by (see install).
 	c := s.installAt(f.e, tok, s.policy.RenewAt(tok, s.opt.Jitter()))
 	s.noteLife(tok)
-	s.publish(ports.Change{Service: f.service, Token: &tok})
+	// Then the store and the other replicas learn of it, before the lock
+	// is released, so that a replica waiting for it finds it. The
+	// notification carries the token, so it is sent even when the store
+	// refused it: the others take it from the notification, never the
+	// store's older token or its absence.
+	f.afterStore(func(ctx context.Context) {
+		s.write(ctx, f.service, tok)
+		s.publishCtx(ctx, ports.Change{Service: f.service, Token: &tok})
+	})
 	return c, nil
 }
 
@@ -233,28 +327,50 @@ func (f *fetch) result(c *cached, err error) (*cached, error) {
 // known, and retries in the background with backoff while that token lives;
 // with nothing valid to serve it reports the failure, which callers then
 // share for one backoff step (at least any Retry-After) before the next
-// caller asks the token service again.
+// caller asks the token service again. The step grows with each failure in
+// a row, up to MaxBackoff, and starts over after a success.
 func (f *fetch) failed(err error) (*cached, error) {
 	s := f.s
 	if s.closed.Load() {
 		return nil, domain.ErrClosed
 	}
 	if f.kind == forced {
+		s.emitFailure(EventRefreshFailed, f.service, err, 0)
 		return nil, err
 	}
-	if f.fallback == nil || f.fallback.tok.Expired(s.opt.Clock.Now()) {
+	if f.fallback == nil || !s.policy.Servable(f.fallback.tok, s.opt.Clock.Now()) {
 		var tse *domain.TokenServiceError
 		if errors.As(err, &tse) {
-			f.e.failure.Store(&recentFailure{err: err, until: s.opt.Clock.Now().Add(s.retryDelay(1, err))})
+			// Each failure in a row widens the window: a token service in
+			// trouble is asked less and less, and at least once per
+			// largest step, so recovery shows within it.
+			n := int32(1)
+			if prev := f.e.failure.Load(); prev != nil {
+				n = prev.n + 1
+			}
+			f.e.failure.Store(&recentFailure{err: err, n: n, until: s.opt.Clock.Now().Add(s.retryDelay(n, err))})
 		}
+		s.emitFailure(EventRefused, f.service, err, 0)
 		return nil, err
 	}
 	n := f.e.failures.Add(1)
+	s.emitFailure(EventRenewalFailed, f.service, err, n)
 	delay := s.retryDelay(n, err)
 	f.e.schedule(delay, func() { s.renewInBackground(f.service) })
 	s.log.Warn("renewal failing; serving the still-valid token", "service", f.service,
 		"expiresAt", f.fallback.tok.ExpiresAt, "failures", n, "retryIn", delay)
 	return f.fallback, nil
+}
+
+// fetchContext is the context of one fetch: bounded by LockTTL +
+// FetchTimeout and ended by Close, never by the caller that started it (a
+// fetch is shared, and outlives a caller who leaves), but carrying that
+// caller's values, such as its trace span, to the ports. A background
+// renewal passes the cache's own context, which carries none.
+func (s *Cache) fetchContext(caller context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(caller), s.opt.LockTTL+s.opt.FetchTimeout)
+	stop := context.AfterFunc(s.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // issue makes one token-service call and records its outcome.
@@ -312,9 +428,12 @@ func (s *Cache) installAt(e *entry, tok domain.Token, renewAt time.Time) *cached
 		tok:            tok,
 		bearer:         tok.AuthorizationHeader(),
 		cacheExpiresAt: s.policy.CacheExpiresAt(tok),
+		servableUntil:  s.policy.ServableUntil(tok),
 		renewAt:        renewAt,
 	}
-	e.cur.Store(c)
+	if prev := e.cur.Swap(c); prev != nil && prev.tok.AccessToken != tok.AccessToken {
+		e.lastRenewed.Store(s.opt.Clock.Now().UnixNano())
+	}
 	e.failure.Store(nil)
 	e.notifyChanged()
 	if e.failures.Load() == 0 || !s.policy.InRenewalWindow(tok, s.opt.Clock.Now()) {

@@ -19,6 +19,7 @@ func (s *Cache) Close() error {
 		e.stopTimer()
 	}
 	s.wg.Wait()
+	s.events.Close() // ends the event streams
 	if s.opt.OnClose != nil {
 		return s.opt.OnClose()
 	}
@@ -52,12 +53,15 @@ func (s *Cache) track() bool {
 	return true
 }
 
-func (s *Cache) goBackground(fn func()) {
+// goBackground runs fn in a goroutine Close waits for; it reports false,
+// running nothing, once Close has begun.
+func (s *Cache) goBackground(fn func()) bool {
 	if !s.track() {
-		return
+		return false
 	}
 	go func() {
 		defer s.wg.Done()
 		fn()
 	}()
+	return true
 }

@@ -86,7 +86,7 @@ func (s *Cache) RefreshWithResult(ctx context.Context, service string) (RefreshR
 		return RefreshResult{Token: c.tok, Reused: true}, nil
 	}
 	ch := s.forced.DoChan(service, func() (any, error) {
-		return s.tracked(func() (*cached, error) { return s.refreshNow(service) })
+		return s.tracked(func() (*cached, error) { return s.refreshNow(ctx, service) })
 	})
 	select {
 	case r := <-ch:
@@ -102,8 +102,8 @@ func (s *Cache) RefreshWithResult(ctx context.Context, service string) (RefreshR
 // refreshNow runs a forced fetch and records it for the refresh floor.
 // The record is in place before the shared call ends, so a Refresh
 // arriving after it either joins the call or finds the record.
-func (s *Cache) refreshNow(service string) (*cached, error) {
-	c, err := s.obtain(service, forced)
+func (s *Cache) refreshNow(caller context.Context, service string) (*cached, error) {
+	c, err := s.obtain(caller, service, forced)
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +136,8 @@ func (s *Cache) recentRefresh(ctx context.Context, service string) *cached {
 	if now.Sub(f.at) >= s.opt.RefreshMinInterval || e.cur.Load() != f.c || f.c.tok.Expired(now) {
 		return nil
 	}
+	ctx, cancel := s.storeCtx(ctx)
+	defer cancel()
 	stored, err := s.opt.Store.Get(ctx, service)
 	if errors.Is(err, domain.ErrNotFound) || (err == nil && stored.AccessToken != f.c.tok.AccessToken) {
 		return nil
@@ -149,6 +151,8 @@ func (s *Cache) recentRefresh(ctx context.Context, service string) *cached {
 // anything else is refused without a token-service call.
 func (s *Cache) beyondLimit(ctx context.Context, service string, kind fetchKind) (*cached, error) {
 	if kind != forced {
+		ctx, cancel := s.storeCtx(ctx)
+		defer cancel()
 		tok, err := s.opt.Store.Get(ctx, service)
 		if err == nil && !s.policy.InRenewalWindow(tok, s.opt.Clock.Now()) {
 			return &cached{tok: tok, bearer: tok.AuthorizationHeader(), cacheExpiresAt: s.policy.CacheExpiresAt(tok)}, nil

@@ -336,7 +336,7 @@ func TestRefreshStormMakesOneCall(t *testing.T) {
 			t.Fatalf("ForcedRefreshes %d, ReusedRefreshes %d; want 100 and %d", st.ForcedRefreshes, st.ReusedRefreshes, reused)
 		}
 
-		time.Sleep(start.Add(app.DefaultRefreshMinInterval).Sub(time.Now()) - time.Nanosecond)
+		time.Sleep(time.Until(start.Add(app.DefaultRefreshMinInterval)) - time.Nanosecond)
 		if r, _ := svc.RefreshWithResult(ctx, "kyc"); !r.Reused {
 			t.Fatal("a refresh 1ns before the interval ended called the token service")
 		}

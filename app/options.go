@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"time"
@@ -26,10 +27,9 @@ const (
 	maxPollInterval     = 500 * time.Millisecond
 	// feedPollInterval is how long a replica with a change feed waits for
 	// the renewing replica's notification before it reads the store in case
-	// the notification was lost, doubling up to maxFeedPollInterval. A
+	// the notification was lost, doubling up to maxPollInterval. A
 	// notification normally arrives within milliseconds of the renewal.
-	feedPollInterval    = 250 * time.Millisecond
-	maxFeedPollInterval = time.Second
+	feedPollInterval = 250 * time.Millisecond
 )
 
 // Options configures a Cache. Issuer, Store and Locker are required; every
@@ -86,6 +86,27 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the delay between retries of a failing
 	// renewal. Optional: DefaultMinBackoff and DefaultMaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
+	// StoreTimeout bounds each store command on a caller's path, lock
+	// waits included, and the store reads of Status, Statuses, Statistics
+	// and Health (REDIS_TIMEOUT). After it a fetch goes on without the
+	// store. Optional: DefaultStoreTimeout.
+	StoreTimeout time.Duration
+	// Prober checks the token service without obtaining a token, every
+	// HealthCheckInterval, for Health. Probes are not token requests: they
+	// count nowhere in Counters. Optional: none, and Health then knows the
+	// token service only from real calls.
+	Prober ports.IssuerProber
+	// HealthCheckInterval is the mean period of the probes (each one
+	// jittered by up to a tenth). Optional: DefaultHealthCheckInterval;
+	// at least MinHealthCheckInterval.
+	HealthCheckInterval time.Duration
+	// IssuerHealth reports a problem of the issuer that no call shows yet
+	// (a credential file that went bad, a stale discovery document), read
+	// by Health: nil when there is none; an error wrapping ErrIssuerDown
+	// when no token can be obtained (the token service is DOWN); any other
+	// error when tokens are still obtained but something needs attention
+	// (DEGRADED). Optional.
+	IssuerHealth func() error
 	// Logger receives structured logs; never a token or a secret. Optional:
 	// slog.Default().
 	Logger *slog.Logger
@@ -119,6 +140,11 @@ type Options struct {
 	// stopped: the place to release what the Cache was built on (a Redis
 	// client, for instance). Optional.
 	OnClose func() error
+	// EventHistory is how many recent events Events keeps for new
+	// subscribers; EventQueue how many may wait for one slow subscriber
+	// before it loses some. Optional: DefaultEventHistory and
+	// DefaultEventQueue.
+	EventHistory, EventQueue int
 }
 
 // withDefaults returns o with every optional field filled in, or an error
@@ -149,8 +175,14 @@ func (o Options) withDefaults() (Options, error) {
 	setDefault(&o.FetchTimeout, DefaultFetchTimeout)
 	setDefault(&o.MinBackoff, DefaultMinBackoff)
 	setDefault(&o.MaxBackoff, DefaultMaxBackoff)
-	if o.CheckInterval < 0 || o.CleanupInterval < 0 || o.LockTTL < 0 || o.FetchTimeout < 0 || o.MinBackoff < 0 || o.MaxBackoff < 0 {
+	setDefault(&o.StoreTimeout, DefaultStoreTimeout)
+	setDefault(&o.HealthCheckInterval, DefaultHealthCheckInterval)
+	if o.CheckInterval < 0 || o.CleanupInterval < 0 || o.LockTTL < 0 || o.FetchTimeout < 0 || o.MinBackoff < 0 || o.MaxBackoff < 0 ||
+		o.StoreTimeout < 0 || o.HealthCheckInterval < 0 {
 		return o, errors.New("app: Options durations must not be negative (except IdleTimeout)")
+	}
+	if o.HealthCheckInterval < MinHealthCheckInterval {
+		return o, fmt.Errorf("app: Options.HealthCheckInterval must be at least %v, or probes would hammer the token service", MinHealthCheckInterval)
 	}
 	if o.LockTTL <= o.FetchTimeout {
 		return o, errors.New("app: Options.LockTTL must exceed Options.FetchTimeout, or a slow renewal would outlive its lock")
@@ -166,6 +198,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Jitter == nil {
 		o.Jitter = rand.Float64
+	}
+	if o.EventHistory < 0 || o.EventQueue < 0 {
+		return o, errors.New("app: Options.EventHistory and Options.EventQueue must not be negative")
+	}
+	if o.EventHistory == 0 {
+		o.EventHistory = DefaultEventHistory
+	}
+	if o.EventQueue == 0 {
+		o.EventQueue = DefaultEventQueue
 	}
 	return o, nil
 }

@@ -29,7 +29,7 @@ func (s *Cache) renewInBackground(service string) {
 		return
 	}
 	defer s.wg.Done()
-	_, _, _ = s.fetches.Do(service, func() (any, error) { return s.obtain(service, renewal) })
+	_, _, _ = s.fetches.Do(service, func() (any, error) { return s.obtain(s.ctx, service, renewal) })
 }
 
 func (s *Cache) idle(e *entry, now time.Time) bool {

@@ -198,7 +198,10 @@ func TestStillValidTokenIsServedWhileRenewalFailsThenNeverAfterExpiry(t *testing
 		}
 		issuer.failing.Store(true)
 
-		for now := time.Now(); now.Before(first.ExpiresAt); now = time.Now() {
+		// Served up to its last margin (TestTokenIsNotServedInItsLastMargin
+		// checks that boundary), never after expiry.
+		until := (&domain.RenewalPolicy{Buffer: domain.DefaultRenewalBuffer}).ServableUntil(first)
+		for now := time.Now(); now.Before(until); now = time.Now() {
 			tok, err := svc.Token(t.Context(), "kyc")
 			if err != nil || tok.AccessToken != first.AccessToken {
 				t.Fatalf("at %v before expiry: Token = %q, %v; want the old token", first.ExpiresAt.Sub(now), tok.AccessToken, err)
@@ -206,6 +209,7 @@ func TestStillValidTokenIsServedWhileRenewalFailsThenNeverAfterExpiry(t *testing
 			time.Sleep(time.Second)
 			synctest.Wait()
 		}
+		time.Sleep(time.Until(first.ExpiresAt))
 		tok, err := svc.Token(t.Context(), "kyc")
 		var tse *domain.TokenServiceError
 		if !errors.As(err, &tse) || tse.Kind != domain.Unreachable {
@@ -701,6 +705,88 @@ func TestRenewalRetriesHonourRetryAfter(t *testing.T) {
 			if gap := calls[i].Sub(calls[i-1]); gap < 45*time.Second {
 				t.Fatalf("retry %d came %v after the previous one, sooner than the token service's Retry-After of 45s", i, gap)
 			}
+		}
+	})
+}
+
+// TestTokenIsNotServedInItsLastMargin: while renewal fails, the still-valid
+// token is served up to ServableUntil and not from then on, so that no
+// caller receives a token that expires on its way.
+func TestTokenIsNotServedInItsLastMargin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		issuer := &countingIssuer{lifetime: time.Hour}
+		svc := newService(t, issuer, nil, nil)
+		defer svc.Close()
+		first, err := svc.Token(t.Context(), "kyc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		issuer.failing.Store(true)
+		policy := domain.RenewalPolicy{Buffer: domain.DefaultRenewalBuffer}
+		until := policy.ServableUntil(first)
+		if want := first.ExpiresAt.Add(-domain.MaxServeMargin); !until.Equal(want) {
+			t.Fatalf("ServableUntil = %v, want %v", until, want)
+		}
+		time.Sleep(time.Until(until) - time.Nanosecond)
+		if tok, err := svc.Token(t.Context(), "kyc"); err != nil || tok.AccessToken != first.AccessToken {
+			t.Fatalf("1ns before ServableUntil: Token = %q, %v; want the old token", tok.AccessToken, err)
+		}
+		time.Sleep(time.Nanosecond)
+		if tok, err := svc.Token(t.Context(), "kyc"); err == nil {
+			t.Fatalf("at ServableUntil (%v before expiry): Token = %v; want the token service's error", time.Until(first.ExpiresAt), tok)
+		}
+	})
+}
+
+// callerKey marks a caller's context in TestSharedFetchCarriesTheCallersValues.
+type callerKey struct{}
+
+// valueIssuer records a value of the context each Issue gets.
+type valueIssuer struct {
+	countingIssuer
+	seenMu sync.Mutex
+	seen   any // guarded by seenMu
+}
+
+func (v *valueIssuer) Issue(ctx context.Context, service string) (domain.Token, error) {
+	v.set(ctx.Value(callerKey{}))
+	return v.countingIssuer.Issue(ctx, service)
+}
+
+func (v *valueIssuer) set(x any) { v.seenMu.Lock(); v.seen = x; v.seenMu.Unlock() }
+
+func (v *valueIssuer) get() any { v.seenMu.Lock(); defer v.seenMu.Unlock(); return v.seen }
+
+// TestSharedFetchCarriesTheCallersValues: the fetch a miss starts carries
+// the caller's context values (a trace span, for one) to the issuer, while
+// a background renewal carries none; the caller leaving still does not
+// cancel it (TestCallerCancellationDoesNotCancelTheSharedFetch).
+func TestSharedFetchCarriesTheCallersValues(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		issuer := &valueIssuer{countingIssuer: countingIssuer{lifetime: time.Hour}}
+		svc := newService(t, issuer, nil, func(o *app.Options) { o.IdleTimeout = -1 })
+		defer svc.Close()
+		ctx := context.WithValue(t.Context(), callerKey{}, "span-of-the-caller")
+		if _, err := svc.Token(ctx, "kyc"); err != nil {
+			t.Fatal(err)
+		}
+		if got := issuer.get(); got != "span-of-the-caller" {
+			t.Fatalf("the miss's fetch saw %v; want the caller's value", got)
+		}
+		if _, err := svc.Refresh(ctx, "kyc"); err != nil {
+			t.Fatal(err)
+		}
+		if got := issuer.get(); got != "span-of-the-caller" {
+			t.Fatalf("the forced refresh saw %v; want the caller's value", got)
+		}
+		issuer.set(nil)
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if n := issuer.calls.Load(); n < 3 {
+			t.Fatalf("%d calls; want the background renewal too", n)
+		}
+		if got := issuer.get(); got != nil {
+			t.Fatalf("the background renewal saw %v; want no caller's value", got)
 		}
 	})
 }

@@ -28,9 +28,28 @@ type TokenStatus struct {
 	// Renewing is true while a renewal of this service runs on any replica
 	// sharing the store.
 	Renewing bool
+	// BoundToCertificate is true for a certificate-bound token (RFC 8705).
+	BoundToCertificate bool
+	// This process's view, from its near cache; zero when it does not hold
+	// this token. RenewAt is when its renewal timer for the token fires
+	// (or fired); LastRenewal when it last replaced the service's token
+	// with a new one; Failures its consecutive failed renewals, retried
+	// with backoff while the token is still served (more than 0: failing).
+	RenewAt     time.Time
+	LastRenewal time.Time
+	Failures    int
 	// At is the instant the status describes.
 	At time.Time
+	// StoreError is empty when the status comes from the shared store.
+	// Otherwise the store could not be read (within the store timeout),
+	// the status is this replica's near cache only (Exists false when it
+	// holds nothing), and StoreError says why, without secrets.
+	StoreError string
 }
+
+// Partial reports whether the status is this replica's view only, the
+// shared store being unreadable: see StoreError.
+func (s TokenStatus) Partial() bool { return s.StoreError != "" }
 
 // Expired reports whether the token is past its expiry at At.
 func (s TokenStatus) Expired() bool { return s.Exists && s.State == domain.Expired }
@@ -46,7 +65,15 @@ func (s TokenStatus) NeedsRenewal() bool { return s.CacheExpired() }
 type Statuses struct {
 	At     time.Time
 	Tokens []TokenStatus
+	// StoreError is empty when Tokens are the shared store's. Otherwise the
+	// store could not be read, Tokens are this replica's near cache, and
+	// StoreError says why, without secrets.
+	StoreError string
 }
+
+// Partial reports whether Tokens are this replica's near cache only, the
+// shared store being unreadable: see StoreError.
+func (s Statuses) Partial() bool { return s.StoreError != "" }
 
 // Counters are this process's request counters since it started. Reading
 // them touches no store, so they are there even while Redis is down.
@@ -66,6 +93,9 @@ type Counters struct {
 	ServiceLimitRefusals uint64
 	RateLimitRefusals    uint64
 	ReusedRefreshes      uint64
+	// StoreWriteFailures counts tokens the store would not take (full,
+	// read-only, unreachable); each stayed served from this process.
+	StoreWriteFailures uint64
 }
 
 // HitRatio is hits / (hits + misses), or 0 before the first request.
@@ -86,7 +116,15 @@ type Statistics struct {
 	ExpiredTokens  int
 	RenewingTokens int
 	Counters
+	// StoreError is empty when the token counts describe the shared
+	// store. Otherwise the store could not be read, they count this
+	// replica's near cache, and StoreError says why, without secrets.
+	StoreError string
 }
+
+// Partial reports whether the token counts are this replica's only, the
+// shared store being unreadable: see StoreError.
+func (s Statistics) Partial() bool { return s.StoreError != "" }
 
 // HealthStatus is the overall or a component's health.
 type HealthStatus string

@@ -97,8 +97,8 @@ func TestLoadAPIKeyProblems(t *testing.T) {
 		want       string
 	}{
 		{"file lines", "", []string{"JWT_API_KEYS_FILE=" + badFile},
-			"config: JWT_API_KEYS_FILE (jwt.api.keys-file): \"" + badFile + "\": line 3: the key is shorter than 16 characters; line 5: service 1 after '@' is not a valid service name"},
-		{"empty file", "", []string{"JWT_API_KEYS_FILE=" + emptyFile}, "holds no key (want one per line"},
+			"config: JWT_API_KEYS_FILE (jwt.api.keys-file): file \"" + badFile + "\": line 3: the key is shorter than 16 characters; line 5: service 1 after '@' is not a valid service name"},
+		{"empty file", "", []string{"JWT_API_KEYS_FILE=" + emptyFile}, "\": holds no key (want one per line"},
 		{"YAML number", "jwt.api.keys: [1234567890123456789]\n", nil,
 			"config: JWT_API_KEYS (jwt.api.keys): entry 1: <redacted> must be a quoted string"},
 		{"YAML mapping with an unknown field", "jwt.api.keys:\n  - key: " + apiKeyA + "\n    service: kyc\n", nil,

@@ -3,12 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"strconv"
 	"strings"
 
 	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/internal/credfile"
 )
 
 // API key rules. A key is sent in an HTTP header, so it is visible ASCII;
@@ -236,35 +234,31 @@ func apiKeysFileValue(file func(*Config) *string, keys func(*Config) *[]APIKey) 
 	}
 }
 
+// readAPIKeysFile reads the file at start-up through the reader, and with
+// the size limit, that the server reads it again with (credfile), so that
+// any file the server would refuse is refused here, naming the key.
 func readAPIKeysFile(path string) ([]APIKey, string) {
-	b, err := os.ReadFile(path)
+	f, err := credfile.Open([]string{path}, ParseAPIKeysFile, credfile.Options{Name: "file"})
 	if err != nil {
-		// The path is in the message already; keep only the cause.
-		if pe, ok := errors.AsType[*fs.PathError](err); ok {
-			err = pe.Err
-		}
-		return nil, fmt.Sprintf("cannot read %s: %v", strconv.Quote(path), err)
+		return nil, err.Error()
 	}
-	keys, p := parseAPIKeysData(b)
-	if p != "" {
-		return nil, strconv.Quote(path) + p
-	}
+	keys, _ := f.Current()
 	return keys, ""
 }
 
-// ParseAPIKeysFile is the credfile.Parser of JWT_API_KEYS_FILE, for the
-// server that reads the file again when it changes: the same lines as at
-// start-up, the same rules. Its error names lines, never their contents.
+// ParseAPIKeysFile is the credfile.Parser of JWT_API_KEYS_FILE, at
+// start-up and for the server that reads the file again when it changes:
+// the same lines, the same rules. Its error names lines, never their
+// contents.
 func ParseAPIKeysFile(contents [][]byte) ([]APIKey, error) {
 	keys, p := parseAPIKeysData(contents[0])
 	if p != "" {
-		return nil, errors.New(strings.TrimPrefix(p, ": "))
+		return nil, errors.New(p)
 	}
 	return keys, nil
 }
 
-// parseAPIKeysData reads the lines of an API keys file. Its problem
-// starts with ": " or " ", to follow the file's name.
+// parseAPIKeysData reads the lines of an API keys file.
 func parseAPIKeysData(b []byte) ([]APIKey, string) {
 	var keys []APIKey
 	var problems []string
@@ -281,10 +275,10 @@ func parseAPIKeysData(b []byte) ([]APIKey, string) {
 		keys = append(keys, k)
 	}
 	if len(problems) > 0 {
-		return nil, ": " + strings.Join(problems, "; ")
+		return nil, strings.Join(problems, "; ")
 	}
 	if len(keys) == 0 {
-		return nil, " holds no key (want one per line; '#' starts a comment line)"
+		return nil, "holds no key (want one per line; '#' starts a comment line)"
 	}
 	return keys, ""
 }

@@ -422,9 +422,19 @@ type ServerConfig struct {
 	MaxConnections int
 	// ManagementEnabled is true when MANAGEMENT_PORT is set: probes, health
 	// and metrics are then served on ManagementPort too (0 picks a free
-	// port), on Address.
+	// port), on ManagementAddress.
 	ManagementEnabled bool
 	ManagementPort    int
+	// ManagementAddress is the management listener's interface; empty
+	// means Address.
+	ManagementAddress string
+	// ManagementMaxConnections bounds the management listener's open
+	// connections; 0 means the REST adapter's default (see
+	// rest.ManagementLimits).
+	ManagementMaxConnections int
+	// ShutdownTimeout bounds the stop on SIGTERM; 0 means derived, see
+	// Config.ShutdownTimeout.
+	ShutdownTimeout time.Duration
 }
 
 // Addr is the listen address, "address:port" (":8080" for all
@@ -583,6 +593,7 @@ func (c Config) problems() []error {
 	}
 
 	errs = append(errs, c.serverProblems()...)
+	errs = append(errs, c.shutdownProblems()...)
 
 	r := c.Redis
 	if r.PoolMinIdle > r.PoolMaxIdle && r.PoolMaxIdle >= 0 {

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jwtcache/jwtcache/adapters/credfile"
-	"github.com/jwtcache/jwtcache/adapters/tokenservice"
+	"github.com/jwtcache/jwtcache/internal/credfile"
+	"github.com/jwtcache/jwtcache/internal/privatekey"
 )
 
 // authMethods are the values of JWT_CLIENT_AUTH_METHOD, in the order the
@@ -159,7 +159,8 @@ func (c Config) CheckFiles() error {
 		if path == "" {
 			return nil
 		}
-		return tokenservice.CheckPrivateKeyFile(path, string(alg))
+		_, err := credfile.Open([]string{path}, privatekey.Parser(string(alg)), fileOpts)
+		return err
 	}
 	certFiles := func(cert, key string) error {
 		if cert == "" || key == "" {

@@ -53,7 +53,7 @@ func TestLoadReachProblems(t *testing.T) {
 		{"no credentials with an issuer", []string{"JWT_TOKEN_ISSUER_URL=https://idp"},
 			[]string{"config: JWT_CLIENT_SECRET (jwt.token.client.secret): a client secret is required when JWT_TOKEN_ISSUER_URL (jwt.token.issuer.url) is set"}},
 		{"issuer with a fragment", []string{"JWT_TOKEN_ISSUER_URL=https://idp#x", "JWT_CLIENT_SECRET=s"},
-			[]string{"config: JWT_TOKEN_ISSUER_URL (jwt.token.issuer.url): \"https://idp#x\" must not have a fragment"}},
+			[]string{"config: JWT_TOKEN_ISSUER_URL (jwt.token.issuer.url): \"https://idp\" must not have a fragment (a part after '#')"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jwtcache/jwtcache/domain"
 )
 
 // LimitsConfig bounds what callers can make jwtcache do: how many service
@@ -47,11 +49,12 @@ func floatValue(field func(*Config) *float64, check func(float64) string) bindin
 	return b
 }
 
-func floatAtLeast(lo float64) func(float64) string {
-	return func(f float64) string {
-		if f < lo {
-			return fmt.Sprintf("%v must be at least %v", f, lo)
-		}
-		return ""
+// tokenRate checks JWT_TOKEN_RATE: 0 turns the budget off; anything else
+// is at least domain.MinRate, one call every 1000 s, the slowest rate the
+// budget keeps (a smaller one, 1e-300 say, once turned it off unnoticed).
+func tokenRate(f float64) string {
+	if f != 0 && f < domain.MinRate {
+		return fmt.Sprintf("%v must be 0 (off) or at least %v", f, domain.MinRate)
 	}
+	return ""
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jwtcache/jwtcache/internal/redact"
 )
 
 // binding parses one key's raw string into its Config field and checks the
@@ -148,14 +150,16 @@ func checkURL(s string) string {
 	if u.User != nil {
 		return "must not contain credentials; set JWT_CLIENT_ID and JWT_CLIENT_SECRET instead"
 	}
+	// The URL is shown without its query and fragment, which may hold a
+	// secret.
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Sprintf("%s is not an http or https URL", echo(s))
+		return fmt.Sprintf("%s is not an http or https URL", echo(redact.URL(s)))
 	}
 	if u.Host == "" {
-		return fmt.Sprintf("%s has no host", echo(s))
+		return fmt.Sprintf("%s has no host", echo(redact.URL(s)))
 	}
 	if u.Fragment != "" {
-		return fmt.Sprintf("%s must not have a fragment", echo(s))
+		return fmt.Sprintf("%s must not have a fragment (a part after '#')", echo(redact.URL(s)))
 	}
 	return ""
 }

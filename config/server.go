@@ -19,13 +19,17 @@ const (
 // longest wait of a request in the core, for the answer itself.
 const writeTimeoutMargin = 20 * time.Second
 
-// ManagementAddr is the management listener's address, on Address, or ""
-// when MANAGEMENT_PORT is unset.
+// ManagementAddr is the management listener's address, on
+// ManagementAddress or else Address, or "" when MANAGEMENT_PORT is unset.
 func (s ServerConfig) ManagementAddr() string {
 	if !s.ManagementEnabled {
 		return ""
 	}
-	return net.JoinHostPort(s.Address, strconv.Itoa(s.ManagementPort))
+	host := s.ManagementAddress
+	if host == "" {
+		host = s.Address
+	}
+	return net.JoinHostPort(host, strconv.Itoa(s.ManagementPort))
 }
 
 // longestWait is the longest a request may wait for a token in the core:
@@ -58,6 +62,16 @@ func (c Config) serverProblems() []error {
 	if s.ManagementEnabled && s.ManagementPort != 0 && s.ManagementPort == s.Port {
 		errs = append(errs, fieldError("MANAGEMENT_PORT", fmt.Sprintf(
 			"%d is %s too; leave it unset to serve everything on one port", s.ManagementPort, ref("SERVER_PORT"))))
+	}
+	if !s.ManagementEnabled {
+		// Settings of a listener that does not exist: probably a forgotten
+		// MANAGEMENT_PORT, and probes pointed at a port nobody serves.
+		if s.ManagementAddress != "" {
+			errs = append(errs, fieldError("MANAGEMENT_ADDRESS", "has no effect without MANAGEMENT_PORT: set it too, or unset this"))
+		}
+		if s.ManagementMaxConnections != 0 {
+			errs = append(errs, fieldError("MANAGEMENT_MAX_CONNECTIONS", "has no effect without MANAGEMENT_PORT: set it too, or unset this"))
+		}
 	}
 	return errs
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,5 +58,41 @@ func TestManagementPort(t *testing.T) {
 	eq(t, c.Server.MaxConnections, 50)
 	if len(c.Origin.UnknownKeys) != 0 {
 		t.Errorf("unknown keys %v", c.Origin.UnknownKeys)
+	}
+}
+
+// TestManagementAddressAndConnections: MANAGEMENT_ADDRESS moves the
+// management listener off SERVER_ADDRESS, MANAGEMENT_MAX_CONNECTIONS sets
+// its cap, and neither means anything without MANAGEMENT_PORT.
+func TestManagementAddressAndConnections(t *testing.T) {
+	t.Parallel()
+	c := mustLoad(t, LoadOptions{Environ: []string{"MANAGEMENT_PORT=9090", "SERVER_ADDRESS=10.0.0.7", "MANAGEMENT_ADDRESS=127.0.0.1", "MANAGEMENT_MAX_CONNECTIONS=32"}})
+	eq(t, c.Server.Addr(), "10.0.0.7:8080")
+	eq(t, c.Server.ManagementAddr(), "127.0.0.1:9090")
+	eq(t, c.Server.ManagementMaxConnections, 32)
+	c = mustLoad(t, LoadOptions{Environ: []string{"MANAGEMENT_PORT=9090", "SERVER_ADDRESS=10.0.0.7"}})
+	eq(t, c.Server.ManagementAddr(), "10.0.0.7:9090") // the default: SERVER_ADDRESS
+	eq(t, c.Server.ManagementMaxConnections, 0)       // the REST adapter's default
+	c = mustLoad(t, LoadOptions{Environ: []string{"MANAGEMENT_PORT=9090", "MANAGEMENT_ADDRESS=::1"}})
+	eq(t, c.Server.ManagementAddr(), "[::1]:9090")
+
+	path := writeYAML(t, "management:\n  server:\n    port: 9091\n    address: 127.0.0.1\n    max-connections: 16\n")
+	c = mustLoad(t, LoadOptions{File: path})
+	eq(t, c.Server.ManagementAddr(), "127.0.0.1:9091")
+	eq(t, c.Server.ManagementMaxConnections, 16)
+	if len(c.Origin.UnknownKeys) != 0 {
+		t.Errorf("unknown keys %v", c.Origin.UnknownKeys)
+	}
+
+	for _, tt := range []struct{ port, env, want string }{
+		{"", "MANAGEMENT_ADDRESS=127.0.0.1", "MANAGEMENT_ADDRESS (management.server.address): has no effect without MANAGEMENT_PORT"},
+		{"", "MANAGEMENT_MAX_CONNECTIONS=10", "MANAGEMENT_MAX_CONNECTIONS (management.server.max-connections): has no effect without MANAGEMENT_PORT"},
+		{"9090", "MANAGEMENT_MAX_CONNECTIONS=-1", "-1 must be at least 0"},
+		{"9090", "MANAGEMENT_ADDRESS=not a host", `MANAGEMENT_ADDRESS (management.server.address): "not a host" is not a host name`},
+	} {
+		_, err := Load(LoadOptions{Environ: []string{tt.env, "MANAGEMENT_PORT=" + tt.port}})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error with %q", tt.env, err, tt.want)
+		}
 	}
 }

@@ -3,13 +3,8 @@ package config
 import (
 	"errors"
 
-	"github.com/jwtcache/jwtcache/adapters/redisstore"
+	"github.com/jwtcache/jwtcache/internal/tlsfiles"
 )
-
-// TLSOptions are the Redis store's TLS settings of r.
-func (r RedisConfig) TLSOptions() redisstore.TLSOptions {
-	return redisstore.TLSOptions{CAFile: r.TLSCAFile, CertFile: r.TLSCertFile, KeyFile: r.TLSKeyFile, ServerName: r.TLSServerName}
-}
 
 // tlsProblems are the combinations of the Redis TLS keys that cannot
 // work: a file set while TLS is off (a CA file with TLS off would send the
@@ -36,7 +31,8 @@ func (r RedisConfig) tlsProblems() []error {
 	return errs
 }
 
-// checkTLSFiles reads the Redis TLS files as the store will at start-up,
+// checkTLSFiles reads the Redis TLS files as the store will at start-up
+// (both through package tlsfiles),
 // and names the key of one that is unreadable or does not hold what it
 // should, never its content. Nothing when TLS is off (tlsProblems says
 // why a file would be wrong then).
@@ -44,13 +40,13 @@ func (r RedisConfig) checkTLSFiles() error {
 	if !r.TLS || (r.TLSCertFile == "") != (r.TLSKeyFile == "") {
 		return nil
 	}
-	_, err := r.TLSOptions().Config()
+	_, err := tlsfiles.Files{CAFile: r.TLSCAFile, CertFile: r.TLSCertFile, KeyFile: r.TLSKeyFile, ServerName: r.TLSServerName}.Config()
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, redisstore.ErrTLSCAFile):
+	case errors.Is(err, tlsfiles.ErrCAFile):
 		return fieldError("REDIS_TLS_CA_FILE", err.Error())
-	case errors.Is(err, redisstore.ErrTLSCertFile):
+	case errors.Is(err, tlsfiles.ErrCertFile):
 		return fieldError("REDIS_TLS_CERT_FILE", err.Error())
 	default:
 		return fieldError("REDIS_TLS_KEY_FILE", err.Error())

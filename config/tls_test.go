@@ -48,10 +48,6 @@ func TestLoadRedisTLSFiles(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Load: %v", err)
 				}
-				o := c.Redis.TLSOptions()
-				if o.CAFile != c.Redis.TLSCAFile || o.CertFile != c.Redis.TLSCertFile || o.KeyFile != c.Redis.TLSKeyFile || o.ServerName != c.Redis.TLSServerName {
-					t.Errorf("TLSOptions = %+v", o)
-				}
 				return
 			}
 			var fe *FieldError

@@ -51,6 +51,9 @@ func (c Config) warnings(environ []string, read map[string]bool) []Warning {
 			" is less than a minute, so every token is fetched again at least that often. " +
 			"A bare number is milliseconds, as in Spring: the guide's 1800000 is 30 minutes; write 30m or 1800s to be plain"})
 	}
+	if w, ok := c.Server.maxConnectionsWarning(); ok {
+		out = append(out, w)
+	}
 	return out
 }
 

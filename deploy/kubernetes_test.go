@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,7 +50,14 @@ type object struct {
 		} `yaml:"podSelector"`
 		PolicyTypes []string `yaml:"policyTypes"`
 		Ingress     []struct {
-			From  []map[string]any `yaml:"from"`
+			From []struct {
+				NamespaceSelector *struct {
+					MatchLabels map[string]string `yaml:"matchLabels"`
+				} `yaml:"namespaceSelector"`
+				PodSelector *struct {
+					MatchLabels map[string]string `yaml:"matchLabels"`
+				} `yaml:"podSelector"`
+			} `yaml:"from"`
 			Ports []struct {
 				Port any `yaml:"port"`
 			} `yaml:"ports"`
@@ -57,7 +65,8 @@ type object struct {
 		// Deployment.
 		Template struct {
 			Metadata struct {
-				Labels map[string]string `yaml:"labels"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
 			} `yaml:"metadata"`
 			Spec podSpec `yaml:"spec"`
 		} `yaml:"template"`
@@ -104,6 +113,7 @@ type container struct {
 	} `yaml:"envFrom"`
 	LivenessProbe  *probe `yaml:"livenessProbe"`
 	ReadinessProbe *probe `yaml:"readinessProbe"`
+	StartupProbe   *probe `yaml:"startupProbe"`
 	Lifecycle      struct {
 		PreStop struct {
 			Sleep *struct {
@@ -206,9 +216,6 @@ func imageUser(t *testing.T) int {
 	return n
 }
 
-// shutdownBound is the drained shutdown's upper bound (cmd/jwtcache).
-const shutdownBound = 15
-
 // TestKubernetesBase renders the kustomize base with kubectl and checks
 // its objects, their wiring and the pod's security settings.
 func TestKubernetesBase(t *testing.T) {
@@ -237,27 +244,39 @@ func TestKubernetesBase(t *testing.T) {
 		t.Errorf("image %q", c.Image)
 	}
 
-	// Ports: the container listens where the ConfigMap says.
+	// Ports: the container listens where the ConfigMap says, the API on
+	// "http" and the management listener on "management".
 	port, err := strconv.Atoi(cm.Data["SERVER_PORT"])
-	if err != nil || len(c.Ports) != 1 || c.Ports[0].ContainerPort != port || c.Ports[0].Name != "http" {
-		t.Errorf("container ports %+v, SERVER_PORT %q", c.Ports, cm.Data["SERVER_PORT"])
+	mport, merr := strconv.Atoi(cm.Data["MANAGEMENT_PORT"])
+	if err != nil || merr != nil || len(c.Ports) != 2 || c.Ports[0].ContainerPort != port || c.Ports[0].Name != "http" ||
+		c.Ports[1].ContainerPort != mport || c.Ports[1].Name != "management" || port == mport {
+		t.Errorf("container ports %+v, SERVER_PORT %q, MANAGEMENT_PORT %q", c.Ports, cm.Data["SERVER_PORT"], cm.Data["MANAGEMENT_PORT"])
 	}
 
-	// Probes.
-	for name, p := range map[string]*probe{"/livez": c.LivenessProbe, "/readyz": c.ReadinessProbe} {
-		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != name || fmt.Sprint(p.HTTPGet.Port) != "http" {
-			t.Errorf("no %s probe on the http port: %+v", name, p)
+	// Probes, on the management port: a flood of the API port does not
+	// fail them and restart the pods.
+	for name, p := range map[string]*probe{"liveness /livez": c.LivenessProbe, "readiness /readyz": c.ReadinessProbe, "startup /livez": c.StartupProbe} {
+		_, path, _ := strings.Cut(name, " ")
+		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != path || fmt.Sprint(p.HTTPGet.Port) != "management" {
+			t.Errorf("no %s probe on the management port: %+v", name, p)
 		}
+	}
+	// Scrapes too.
+	if a := dep.Spec.Template.Metadata.Annotations; a["prometheus.io/port"] != cm.Data["MANAGEMENT_PORT"] || a["prometheus.io/path"] != "/metrics" {
+		t.Errorf("scrape annotations %v, want /metrics on MANAGEMENT_PORT %s", a, cm.Data["MANAGEMENT_PORT"])
 	}
 
 	// Shutdown: the preStop sleep the README advises, and a grace period
-	// that covers it and the drained shutdown.
+	// that covers it and the drained shutdown, whose bound the ConfigMap's
+	// settings give (SERVER_SHUTDOWN_TIMEOUT or the one derived from
+	// JWT_LOCK_TTL, the token timeout and REDIS_TIMEOUT).
 	sleep := readmePreStopSeconds(t)
 	if s := c.Lifecycle.PreStop.Sleep; s == nil || s.Seconds != sleep {
 		t.Errorf("preStop sleep %+v, the README says %d s", s, sleep)
 	}
-	if pod.TerminationGracePeriodSeconds < sleep+shutdownBound {
-		t.Errorf("terminationGracePeriodSeconds %d < preStop %d s + shutdown %d s", pod.TerminationGracePeriodSeconds, sleep, shutdownBound)
+	shutdown := int(math.Ceil(deployedConfig(t, cm.Data).ShutdownTimeout().Seconds()))
+	if pod.TerminationGracePeriodSeconds < sleep+shutdown {
+		t.Errorf("terminationGracePeriodSeconds %d < preStop %d s + shutdown %d s", pod.TerminationGracePeriodSeconds, sleep, shutdown)
 	}
 
 	// Resources.
@@ -333,25 +352,40 @@ func TestKubernetesBase(t *testing.T) {
 		t.Errorf("PodDisruptionBudget selector %v minAvailable %v", pdb.Spec.Selector.MatchLabels, pdb.Spec.MinAvailable)
 	}
 
-	// NetworkPolicy: ingress to the API port from named callers only.
+	// NetworkPolicy: ingress to the API port from named callers only, and
+	// to the management port from the monitoring namespace only (the
+	// kubelet's probes are not subject to it).
 	if !selects(np.Spec.PodSelector.MatchLabels, podLabels) || !slices.Contains(np.Spec.PolicyTypes, "Ingress") {
 		t.Errorf("the NetworkPolicy does not govern the pods' ingress: %v %v", np.Spec.PodSelector.MatchLabels, np.Spec.PolicyTypes)
 	}
-	if len(np.Spec.Ingress) == 0 {
-		t.Error("the NetworkPolicy admits nobody")
-	}
+	admitted := map[string]bool{}
 	for _, rule := range np.Spec.Ingress {
 		if len(rule.From) == 0 {
 			t.Error("an ingress rule admits every source")
 		}
+		if len(rule.Ports) != 1 {
+			t.Errorf("ingress ports %+v, want one port per rule", rule.Ports)
+			continue
+		}
+		port := fmt.Sprint(rule.Ports[0].Port)
+		admitted[port] = true
 		for _, from := range rule.From {
-			if len(from) == 0 {
+			switch {
+			case from.NamespaceSelector == nil && from.PodSelector == nil:
 				t.Error("an ingress peer with no selector")
+			case port == "http" && (from.PodSelector == nil || len(from.PodSelector.MatchLabels) == 0) &&
+				(from.NamespaceSelector == nil || len(from.NamespaceSelector.MatchLabels) == 0):
+				t.Errorf("the API port admits any pod: %+v", from)
+			case port == "management" && (from.PodSelector != nil || from.NamespaceSelector == nil ||
+				from.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "monitoring"):
+				t.Errorf("the management port admits more than the monitoring namespace: %+v", from)
+			case port != "http" && port != "management":
+				t.Errorf("ingress to port %s", port)
 			}
 		}
-		if len(rule.Ports) != 1 || fmt.Sprint(rule.Ports[0].Port) != "http" {
-			t.Errorf("ingress ports %+v, want the http port only", rule.Ports)
-		}
+	}
+	if !admitted["http"] || !admitted["management"] || len(admitted) != 2 {
+		t.Errorf("the NetworkPolicy admits to ports %v, want http and management", slices.Sorted(maps.Keys(admitted)))
 	}
 }
 
@@ -417,19 +451,28 @@ func checkSettings(t *testing.T, cm, secret map[string]string) {
 		}
 	}
 	// With real values in its place, the same configuration loads.
+	deployedConfig(t, cm)
+}
+
+// deployedConfig is the configuration the ConfigMap cm gives with the
+// Secret filled in.
+func deployedConfig(t *testing.T, cm map[string]string) config.Config {
+	t.Helper()
 	real := map[string]string{
 		"JWT_CLIENT_SECRET":        "a-real-secret",
 		"JWT_API_KEYS":             "k3y-for-everything-0123456789",
 		"JWT_CACHE_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
 	}
-	environ = environ[:0]
+	var environ []string
 	for k, v := range cm {
 		environ = append(environ, k+"="+v)
 	}
 	for k, v := range real {
 		environ = append(environ, k+"="+v)
 	}
-	if _, err := config.Load(config.LoadOptions{Environ: environ}); err != nil {
-		t.Errorf("the ConfigMap with a filled-in Secret does not load: %v", err)
+	cfg, err := config.Load(config.LoadOptions{Environ: environ})
+	if err != nil {
+		t.Fatalf("the ConfigMap with a filled-in Secret does not load: %v", err)
 	}
+	return cfg
 }

@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -33,6 +34,12 @@ func TestBackoffDelayAtTheBoundaries(t *testing.T) {
 		{"Retry-After beyond Max wins", b, 6, 0, time.Minute, time.Minute},
 		{"Max below Min is Min", domain.Backoff{Min: 4 * time.Second, Max: time.Second}, 3, 0, 0, 2 * time.Second},
 		{"zero Min gives zero", domain.Backoff{}, 3, 0.5, 0, 0},
+		// One answer must not silence a service name for years.
+		{"Retry-After at the cap", b, 1, 0, domain.MaxRetryAfter, domain.MaxRetryAfter},
+		{"Retry-After just over the cap is the cap", b, 1, 0, domain.MaxRetryAfter + 1, domain.MaxRetryAfter},
+		{"huge Retry-After is the cap", b, 1, 0, math.MaxInt64, domain.MaxRetryAfter},
+		{"a cap of its own", domain.Backoff{Min: time.Second, Max: 30 * time.Second, MaxRetryAfter: time.Minute}, 1, 0, time.Hour, time.Minute},
+		{"a cap below the backoff does not shorten the backoff", domain.Backoff{Min: time.Second, Max: 30 * time.Second, MaxRetryAfter: time.Second}, 6, 0, time.Hour, 15 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -43,9 +43,15 @@ func (e *RateLimitedError) Error() string {
 
 func (e *RateLimitedError) Unwrap() error { return ErrRateLimited }
 
+// MinRate is the slowest rate a RateLimit keeps: one call every 1000 s. A
+// positive Rate below it counts as MinRate, so that one interval (1s/Rate)
+// always fits a Duration: 1s/1e-300 once overflowed to the shortest
+// interval and so turned the budget off.
+const MinRate = 0.001
+
 // RateLimit is a token bucket: it holds at most Burst tokens (a Burst
-// below 1 is 1) and gains Rate tokens a second; each call takes one.
-// A Rate of 0 or less turns it off: every Take is allowed.
+// below 1 is 1) and gains Rate tokens a second (at least MinRate); each
+// call takes one. A Rate of 0 or less turns it off: every Take is allowed.
 //
 // It is computed as the generic cell rate algorithm, in whole
 // nanoseconds, so that its boundaries are exact: the state is the instant
@@ -66,9 +72,10 @@ type Bucket struct {
 // Off reports whether l allows everything.
 func (l RateLimit) Off() bool { return !(l.Rate > 0) }
 
-// interval is the time one token takes to come back, at least 1ns.
+// interval is the time one token takes to come back: at least 1ns, at
+// most 1s/MinRate.
 func (l RateLimit) interval() time.Duration {
-	return max(time.Duration(float64(time.Second)/l.Rate), time.Nanosecond)
+	return max(time.Duration(float64(time.Second)/max(l.Rate, MinRate)), time.Nanosecond)
 }
 
 // window is how far ahead of now FullAt may be: Burst intervals, capped so

@@ -91,6 +91,8 @@ var (
 		"Token requests this process refused by its limits, by reason: too_many_services (a new name beyond JWT_MAX_SERVICES) or rate_limited (the token-service client's budget was spent).", "reason")
 	descReused = newDesc("reused_refreshes_total",
 		"Forced refreshes answered with the token of one less than JWT_REFRESH_MIN_INTERVAL earlier, without a token-service call.")
+	descStoreWriteFailures = newDesc("store_write_failures_total",
+		"Tokens the shared store would not take (Redis full, read-only or unreachable); each stayed served from this process alone.")
 	descTokens = newDesc("tokens",
 		"Tokens in the shared store, by state: active (not expired) or expired (not yet cleaned up).", "state")
 	descRenewing = newDesc("tokens_renewing",
@@ -107,7 +109,7 @@ type cacheCollector struct{ cache Cache }
 
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descHits, descMisses, descRenewals, descRenewalFailures,
-		descForced, descEvictions, descRefused, descReused, descTokens, descRenewing, descUntilExpiry} {
+		descForced, descEvictions, descRefused, descReused, descStoreWriteFailures, descTokens, descRenewing, descUntilExpiry} {
 		ch <- d
 	}
 }
@@ -131,10 +133,15 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(n.ServiceLimitRefusals), "too_many_services")
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(n.RateLimitRefusals), "rate_limited")
 	counter(descReused, n.ReusedRefreshes)
+	counter(descStoreWriteFailures, n.StoreWriteFailures)
 
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
 	all, err := c.cache.Statuses(ctx)
+	if err == nil && all.Partial() {
+		// The near cache answered for the store: not the store's tokens.
+		err = errors.New(all.StoreError)
+	}
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(descTokens, fmt.Errorf("metrics: token statuses: %w", err))
 		return

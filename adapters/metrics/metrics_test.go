@@ -379,6 +379,7 @@ func TestScrape(t *testing.T) {
 		{"jwtcache_requests_refused_total", []string{"reason", "too_many_services"}, 0},
 		{"jwtcache_requests_refused_total", []string{"reason", "rate_limited"}, 0},
 		{"jwtcache_evictions_total", nil, 1},
+		{"jwtcache_store_write_failures_total", nil, 0},
 		{"jwtcache_renewals_total", nil, 0},
 		{"jwtcache_renewal_failures_total", nil, 0},
 		{"jwtcache_tokens", []string{"state", "active"}, 2},
@@ -461,10 +462,15 @@ func TestMetricNamesLint(t *testing.T) {
 // brokenCache fails to read the store.
 type brokenCache struct{}
 
-func (brokenCache) Counters() app.Counters { return app.Counters{CacheHits: 7, CacheMisses: 1} }
+func (brokenCache) Counters() app.Counters {
+	return app.Counters{CacheHits: 7, CacheMisses: 1, StoreWriteFailures: 3}
+}
 
+// Statuses answers as the core does when the store cannot be read: the
+// near cache's tokens, marked partial.
 func (brokenCache) Statuses(context.Context) (app.Statuses, error) {
-	return app.Statuses{}, errors.New("redisstore: list: connection refused")
+	return app.Statuses{StoreError: "redisstore: list: connection refused",
+		Tokens: []app.TokenStatus{{Service: "kyc", Exists: true}}}, nil
 }
 
 // TestScrapeWithStoreDown: an unreadable store costs the cache's metrics
@@ -485,7 +491,8 @@ func TestScrapeWithStoreDown(t *testing.T) {
 	body := rec.Body.String()
 	// The counters read no store and stay; the token gauges need the store.
 	if rec.Code != 200 || !strings.Contains(body, "jwtcache_lock_acquired_total 0") ||
-		!strings.Contains(body, "jwtcache_cache_hits_total 7") || strings.Contains(body, "jwtcache_tokens{") {
+		!strings.Contains(body, "jwtcache_cache_hits_total 7") || !strings.Contains(body, "jwtcache_store_write_failures_total 3") ||
+		strings.Contains(body, "jwtcache_tokens{") {
 		t.Fatalf("scrape with the store down: %d\n%s", rec.Code, body)
 	}
 	if !strings.Contains(body, `promhttp_metric_handler_errors_total{cause="gathering"} 1`) ||

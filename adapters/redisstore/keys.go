@@ -19,3 +19,6 @@ func (k keys) token(service string) string { return k.base + "{" + service + "}:
 
 // lock is the key of service's renewal lock, in the same slot as its token.
 func (k keys) lock(service string) string { return k.base + "{" + service + "}:lock" }
+
+// floor is the key of service's floor (see floor.go), in the same slot.
+func (k keys) floor(service string) string { return k.base + "{" + service + "}:floor" }

@@ -14,6 +14,11 @@
 //	                         Options.MaxTTL after its IssuedAt if sooner.
 //	P:jwt:{S}:lock   string  S's renewal lock: a random owner id. Expires (PX)
 //	                         after the lock's ttl.
+//	P:jwt:{S}:floor  string  with encryption only: the issue time of S's latest
+//	                         token, sealed; a token issued before it is not
+//	                         read (see floor.go). Written with the token key in
+//	                         one MULTI; expires with the token, never sooner
+//	                         than its key; Delete leaves it.
 //	P:jwt:index      zset    the services with a token: member S, score the
 //	                         unix milliseconds at which S's token key expires
 //	                         (never less: ZADD GT). List reads it instead of

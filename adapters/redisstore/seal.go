@@ -102,6 +102,19 @@ func (s sealed) encode(key string, tok domain.Token) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.seal(key, plain)
+}
+
+func (s sealed) decode(key string, value []byte) (domain.Token, error) {
+	plain, err := s.open(key, value)
+	if err != nil {
+		return domain.Token{}, err
+	}
+	return jsonV1{}.decode(key, plain)
+}
+
+// seal is value format 2 of plain, written under the Redis key key.
+func (s sealed) seal(key string, plain []byte) ([]byte, error) {
 	k := s.keys[0]
 	// A random nonce per seal is safe for 2^32 seals under one key (NIST SP
 	// 800-38D); a seal is one renewal, so no key lives that long.
@@ -118,23 +131,25 @@ func (s sealed) encode(key string, tok domain.Token) ([]byte, error) {
 	})
 }
 
-func (s sealed) decode(key string, value []byte) (domain.Token, error) {
+// open is the plain text sealed in value, a format 2 value read from the
+// Redis key key, or an error wrapping errUnreadable.
+func (s sealed) open(key string, value []byte) ([]byte, error) {
 	var v valueV2
 	if err := json.Unmarshal(value, &v); err != nil {
 		// The JSON error may quote part of the value: keep only its kind.
-		return domain.Token{}, fmt.Errorf("%w: not a JSON token record", errUnreadable)
+		return nil, fmt.Errorf("%w: not a JSON token record", errUnreadable)
 	}
 	switch {
 	case v.V == formatV1:
 		// Whoever can write to Redis could plant a token of their choosing
 		// in clear; with encryption on, only sealed values are ours.
-		return domain.Token{}, fmt.Errorf("%w: a plaintext (version 1) value, and encryption is on", errUnreadable)
+		return nil, fmt.Errorf("%w: a plaintext (version 1) value, and encryption is on", errUnreadable)
 	case v.V != formatSealed:
-		return domain.Token{}, fmt.Errorf("%w: unknown format version", errUnreadable)
+		return nil, fmt.Errorf("%w: unknown format version", errUnreadable)
 	case !isKeyID(v.KID):
-		return domain.Token{}, fmt.Errorf("%w: sealed value with a malformed key id", errUnreadable)
+		return nil, fmt.Errorf("%w: sealed value with a malformed key id", errUnreadable)
 	case len(v.N) != gcmNonceSize:
-		return domain.Token{}, fmt.Errorf("%w: sealed value with a malformed nonce", errUnreadable)
+		return nil, fmt.Errorf("%w: sealed value with a malformed nonce", errUnreadable)
 	}
 	known := false
 	for _, k := range s.keys {
@@ -147,10 +162,10 @@ func (s sealed) decode(key string, value []byte) (domain.Token, error) {
 		if err != nil {
 			continue
 		}
-		return jsonV1{}.decode(key, plain)
+		return plain, nil
 	}
 	if !known {
-		return domain.Token{}, fmt.Errorf("%w: sealed with key id %s, which is not among the encryption keys", errUnreadable, v.KID)
+		return nil, fmt.Errorf("%w: sealed with key id %s, which is not among the encryption keys", errUnreadable, v.KID)
 	}
-	return domain.Token{}, fmt.Errorf("%w: sealed value does not open: altered, or written under another Redis key", errUnreadable)
+	return nil, fmt.Errorf("%w: sealed value does not open: altered, or written under another Redis key", errUnreadable)
 }

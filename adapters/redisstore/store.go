@@ -45,7 +45,16 @@ func (s *Store) Get(ctx context.Context, service string) (domain.Token, error) {
 		return domain.Token{}, fmt.Errorf("redisstore: get: %w", err)
 	}
 	key := s.keys.token(service)
-	value, err := s.client.Get(ctx, key).Bytes()
+	var get, floor *redis.StringCmd
+	if _, ok := s.floorOf(); ok {
+		// One round trip: both keys are in the service's slot.
+		pipe := s.client.Pipeline()
+		get, floor = pipe.Get(ctx, key), pipe.Get(ctx, s.keys.floor(service))
+		_, _ = pipe.Exec(ctx) // errors are read per command
+	} else {
+		get = s.client.Get(ctx, key)
+	}
+	value, err := get.Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return domain.Token{}, fmt.Errorf("redisstore: get %q: %w", service, domain.ErrNotFound)
@@ -55,10 +64,13 @@ func (s *Store) Get(ctx context.Context, service string) (domain.Token, error) {
 	case err != nil:
 		return domain.Token{}, fmt.Errorf("redisstore: get %q: %w", service, err)
 	}
-	tok, err := s.codec.decode(key, value)
-	if err != nil {
+	tok, err := s.read(service, value, floor)
+	switch {
+	case errors.Is(err, errUnreadable):
 		s.unreadable("get", service, err.Error())
 		return domain.Token{}, fmt.Errorf("redisstore: get %q: %w: %w", service, err, domain.ErrNotFound)
+	case err != nil:
+		return domain.Token{}, fmt.Errorf("redisstore: get %q: floor: %w", service, err)
 	}
 	return tok, nil
 }
@@ -91,7 +103,7 @@ func (s *Store) Put(ctx context.Context, service string, tok domain.Token) error
 		return fmt.Errorf("redisstore: put %q: %w", service, err)
 	}
 	// Key first, index second: see the package comment.
-	if err := s.client.Set(ctx, key, value, ttl).Err(); err != nil {
+	if err := s.set(ctx, service, tok, value, ttl, now); err != nil {
 		return fmt.Errorf("redisstore: put %q: %w", service, err)
 	}
 	expiresAt := now.Add(ttl).UnixMilli()
@@ -100,6 +112,27 @@ func (s *Store) Put(ctx context.Context, service string, tok domain.Token) error
 		return fmt.Errorf("redisstore: put %q: index: %w", service, err)
 	}
 	return nil
+}
+
+// set writes value, service's token key, and with encryption its floor,
+// the two in one MULTI so that they always match.
+func (s *Store) set(ctx context.Context, service string, tok domain.Token, value []byte, ttl time.Duration, now time.Time) error {
+	key := s.keys.token(service)
+	c, ok := s.floorOf()
+	if !ok {
+		return s.client.Set(ctx, key, value, ttl).Err()
+	}
+	floorKey := s.keys.floor(service)
+	floor, err := c.encodeFloor(floorKey, tok.IssuedAt)
+	if err != nil {
+		return err
+	}
+	_, err = s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, key, value, ttl)
+		p.Set(ctx, floorKey, floor, floorTTL(tok, now, ttl))
+		return nil
+	})
+	return err
 }
 
 // Delete removes the token of service and reports whether there was one.
@@ -143,6 +176,8 @@ func (s *Store) List(ctx context.Context) ([]ports.Entry, error) {
 	for batch := range slices.Chunk(members, listBatch) {
 		pipe := s.client.Pipeline()
 		gets := make([]*redis.StringCmd, len(batch))
+		floors := make([]*redis.StringCmd, len(batch))
+		_, keepsFloors := s.floorOf()
 		for i, m := range batch {
 			service, _ := m.Member.(string)
 			if domain.ValidateServiceName(service) != nil {
@@ -151,6 +186,9 @@ func (s *Store) List(ctx context.Context) ([]ports.Entry, error) {
 				continue
 			}
 			gets[i] = pipe.Get(ctx, s.keys.token(service))
+			if keepsFloors {
+				floors[i] = pipe.Get(ctx, s.keys.floor(service))
+			}
 		}
 		// Errors are read per command below; a failed pipeline sets each.
 		_, _ = pipe.Exec(ctx)
@@ -170,10 +208,13 @@ func (s *Store) List(ctx context.Context) ([]ports.Entry, error) {
 			case err != nil:
 				return nil, fmt.Errorf("redisstore: list: get %q: %w", service, err)
 			}
-			tok, err := s.codec.decode(s.keys.token(service), value)
-			if err != nil {
+			tok, err := s.read(service, value, floors[i])
+			switch {
+			case errors.Is(err, errUnreadable):
 				s.unreadable("list", service, err.Error())
 				continue
+			case err != nil:
+				return nil, fmt.Errorf("redisstore: list: get %q: floor: %w", service, err)
 			}
 			entries = append(entries, ports.Entry{Service: service, Token: tok})
 		}

@@ -44,9 +44,10 @@ type AuthOptions struct {
 	// Keys are the accepted API keys; none means no protection (NewAuth
 	// returns nil and says so in the log).
 	Keys []APIKey
-	// ProtectStatus makes GET /status, /status/{serviceName}, /statistics
-	// and /metrics require a key too. /health, /livez and /readyz never
-	// do: probes call them.
+	// ProtectStatus makes GET /status, /status/{serviceName}, /statistics,
+	// /events and /metrics require a key too. /health, /livez and /readyz
+	// never do: probes call them; nor does the console's page, which shows
+	// nothing without a key.
 	ProtectStatus bool
 	// Logger receives the start-up line and, at debug level, each refused
 	// request (never a presented key). Optional: slog.Default().
@@ -141,7 +142,7 @@ func NewAuth(opts AuthOptions) (*Auth, error) {
 		a.protected[BasePath+p+paramService] = true
 	}
 	if opts.ProtectStatus {
-		for _, p := range []string{"/status/:" + paramService, "/status", "/statistics"} {
+		for _, p := range []string{"/status/:" + paramService, "/status", "/statistics", EventsPath} {
 			a.protected[BasePath+p] = true
 		}
 		// The metrics name every cached service, as /status does.

@@ -18,9 +18,6 @@ func writeTokenResponse(w *jsonWriter, r *restapi.TokenResponse) {
 	}
 	w.str("accessToken", r.AccessToken)
 	writeStatusFields(w, &r.TokenStatus)
-	if r.BoundToCertificate {
-		w.bool("boundToCertificate", true)
-	}
 	w.time("timestamp", r.Timestamp)
 	w.close()
 }
@@ -40,6 +37,11 @@ func writeStatusFields(w *jsonWriter, s *restapi.TokenStatus) {
 	w.bool("isCacheExpired", s.IsCacheExpired)
 	w.bool("needsRenewal", s.NeedsRenewal)
 	w.bool("isRenewing", s.IsRenewing)
+	if s.BoundToCertificate {
+		// Optional, beside the guide's fields: only a certificate-bound
+		// token (RFC 8705) has it.
+		w.bool("boundToCertificate", true)
+	}
 }
 
 func writeErrorResponse(w *jsonWriter, r *restapi.ErrorResponse) {
@@ -71,5 +73,6 @@ func tokenStatus(st app.TokenStatus) restapi.TokenStatus {
 		IsCacheExpired:          st.CacheExpired(),
 		NeedsRenewal:            st.NeedsRenewal(),
 		IsRenewing:              st.Renewing,
+		BoundToCertificate:      st.BoundToCertificate,
 	}
 }

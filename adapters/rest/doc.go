@@ -30,4 +30,11 @@
 // that continues the caller's W3C trace context. Tracing uses the
 // OpenTelemetry API only: a program using this package links the SDK only
 // if it sets one up itself.
+//
+// Beside the guide's API it serves the operator console (ConsolePath, a
+// single embedded page under a strict Content-Security-Policy), what the
+// console reads: the paging parameters of GET /status (statusquery.go) and
+// the event feed at EventsPath as server-sent events when the Cache is an
+// EventSource (events.go), and the refresh without the token
+// (includeToken=false) its buttons call.
 package rest

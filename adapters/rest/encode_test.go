@@ -113,6 +113,11 @@ func TestRetryAfterValue(t *testing.T) {
 		{time.Nanosecond, "1"},
 		{1500 * time.Millisecond, "2"},
 		{30 * time.Second, "30"},
+		{0, "0"},
+		{-time.Second, "0"},
+		// Rounding up must not overflow into a negative number.
+		{math.MaxInt64, "9223372037"},
+		{math.MaxInt64 - time.Second + 2, "9223372036"},
 	} {
 		if got := retryAfterValue(tt.d); got != tt.want {
 			t.Errorf("retryAfterValue(%v) = %s, want %s", tt.d, got, tt.want)

@@ -117,7 +117,15 @@ func upstreamDetail(e *domain.TokenServiceError) string {
 }
 
 // retryAfterValue is d as a Retry-After delay in whole seconds, rounded up
-// so that a client never comes back early.
+// so that a client never comes back early; 0 for a d that is not positive.
+// It rounds without adding to d, which would overflow near its maximum.
 func retryAfterValue(d time.Duration) string {
-	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
+	if d <= 0 {
+		return "0"
+	}
+	secs := d / time.Second
+	if d%time.Second != 0 {
+		secs++
+	}
+	return strconv.FormatInt(int64(secs), 10)
 }

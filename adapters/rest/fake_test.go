@@ -34,9 +34,16 @@ type fakeService struct {
 	health        func(ctx context.Context) app.Health
 	// panics makes every method panic with this value when non-nil.
 	panics any
+	// feed is the event feed served at /events; nil: none.
+	feed *app.EventFeed
 }
 
-var _ Cache = (*fakeService)(nil)
+var (
+	_ Cache       = (*fakeService)(nil)
+	_ EventSource = (*fakeService)(nil)
+)
+
+func (f *fakeService) Events() *app.EventFeed { return f.feed }
 
 // guideToken is the token of the guide's example, issued at testNow for
 // an hour.
@@ -66,6 +73,7 @@ func describe(service string, tok domain.Token) app.TokenStatus {
 		SecondsUntilExpiry:      st.SecondsUntilExpiry,
 		SecondsUntilCacheExpiry: st.SecondsUntilCacheExpiry,
 		State:                   st.State,
+		BoundToCertificate:      tok.BoundToCertificate,
 		At:                      testNow,
 	}
 }

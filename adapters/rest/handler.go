@@ -50,6 +50,8 @@ type Options struct {
 	// template, method, status and duration (adapters/metrics counts them).
 	// Nil costs the requests nothing.
 	Observer RequestObserver
+	// EventStream bounds the event feed at EventsPath.
+	EventStream EventStreamOptions
 }
 
 // BasePath is the prefix of every endpoint, restapi.BasePath.
@@ -72,13 +74,15 @@ func NewHandler(svc Cache, opts Options) http.Handler {
 	byName := "/:" + paramService
 	g.GET(restapi.TokenPath+byName, a.token)
 	g.GET(restapi.BearerPath+byName, a.bearer)
-	g.POST(restapi.RefreshPath+byName, a.refresh)
+	g.POST(restapi.RefreshPath+byName, a.refreshQuery)
 	g.DELETE(restapi.EvictPath+byName, a.evict)
 	g.GET(restapi.StatusPath+byName, a.status)
-	g.GET(restapi.StatusPath, a.statuses)
+	g.GET(restapi.StatusPath, a.statusList)
 	g.GET(restapi.StatisticsPath, a.statistics)
 	g.GET(restapi.HealthPath, a.health)
 	g.GET(OpenAPIPath, a.openAPI)
+	g.GET(EventsPath, a.events)
+	registerConsole(e)
 
 	// Operations endpoints, outside the guide's API: probes and metrics.
 	e.GET(LivezPath, a.livez)
@@ -103,7 +107,8 @@ func newEngine(svc Cache, opts Options) (*api, *gin.Engine) {
 	// service logs through slog only.
 	releaseMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
 
-	a := &api{svc: svc, clock: opts.Clock, log: opts.Logger, auth: opts.Auth, ready: opts.Readiness}
+	a := &api{svc: svc, clock: opts.Clock, log: opts.Logger, auth: opts.Auth, ready: opts.Readiness,
+		streams: newEventStreams(svc, opts.EventStream)}
 	if a.clock == nil {
 		a.clock = ports.SystemClock
 	}
@@ -142,6 +147,8 @@ type api struct {
 	auth *Auth
 	// ready is nil when nothing drains it.
 	ready *Readiness
+	// streams serves the event feed.
+	streams *eventStreams
 }
 
 // stamp is the response timestamp: the instant the core's view describes,
@@ -197,9 +204,7 @@ func (a *api) sendToken(c *gin.Context, name, message string, tok domain.Token) 
 		Message:     message,
 		AccessToken: tok.AccessToken,
 		TokenStatus: tokenStatus(st),
-		// Only a certificate-bound token (RFC 8705) has it.
-		BoundToCertificate: tok.BoundToCertificate,
-		Timestamp:          a.stamp(st.At),
+		Timestamp:   a.stamp(st.At),
 	}
 	w := getWriter()
 	writeTokenResponse(w, &r)
@@ -269,6 +274,7 @@ func (a *api) status(c *gin.Context) {
 		writeStatusFields(w, &ts)
 	}
 	w.time("timestamp", a.stamp(st.At))
+	writePartial(w, st.StoreError)
 	w.close()
 	send(c.Writer, http.StatusOK, w)
 }
@@ -301,6 +307,7 @@ func (a *api) statuses(c *gin.Context) {
 		w.close()
 	}
 	w.close()
+	writePartial(w, all.StoreError)
 	w.close()
 	send(c.Writer, http.StatusOK, w)
 }
@@ -335,6 +342,7 @@ func (a *api) statistics(c *gin.Context) {
 	w.uint("serviceLimitRefusals", s.ServiceLimitRefusals)
 	w.uint("rateLimitRefusals", s.RateLimitRefusals)
 	w.uint("reusedRefreshes", s.ReusedRefreshes)
+	writePartial(w, s.StoreError)
 	w.close()
 	send(c.Writer, http.StatusOK, w)
 }
@@ -358,6 +366,17 @@ func (a *api) health(c *gin.Context) {
 	w.close()
 	w.close()
 	send(c.Writer, code, w)
+}
+
+// writePartial marks an answer that is this replica's view only, the
+// shared store being unreadable: fields the guide does not have, absent
+// when the store answered, so that the guide's answers are unchanged.
+func writePartial(w *jsonWriter, storeError string) {
+	if storeError == "" {
+		return
+	}
+	w.bool("partial", true)
+	w.str("storeError", storeError)
 }
 
 func writeComponent(w *jsonWriter, name string, ch app.ComponentHealth) {

@@ -674,7 +674,7 @@ func TestErrorMapping(t *testing.T) {
 			wantStatus: 404, wantCode: "not_found",
 		},
 		{
-			name: "root", svc: &fakeService{}, method: http.MethodGet, path: "/",
+			name: "unknown file at the root", svc: &fakeService{}, method: http.MethodGet, path: "/favicon.ico",
 			wantStatus: 404, wantCode: "not_found",
 		},
 		{

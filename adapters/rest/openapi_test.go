@@ -7,6 +7,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/jwtcache/jwtcache/adapters/rest/openapitest"
+	"github.com/jwtcache/jwtcache/adapters/rest/restapi"
 	"github.com/jwtcache/jwtcache/app"
 	"github.com/jwtcache/jwtcache/domain"
 )
@@ -124,6 +126,7 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 		svc          *fakeService
 		auth         bool // keys configured, status protected
 		draining     bool
+		ended        bool // the client has gone: a stream answers what it has and ends
 		method, path string
 		headers      []string
 		want         int
@@ -152,7 +155,41 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 		{name: "statuses empty", svc: &fakeService{statuses: func(context.Context) (app.Statuses, error) {
 			return app.Statuses{At: testNow}, nil
 		}}, method: "GET", path: "/api/v1/jwt/status", want: 200},
+		{name: "statuses paged", svc: fleetStatuses(withRenewal(inState("kyc", stateFresh)), withRenewal(inState("kyc-eu", stateFailing)),
+			inState("ledger", stateRenewing), inState("billing", stateExpired)),
+			method: "GET", path: "/api/v1/jwt/status?q=e&state=due,renewing,expired,failing&limit=2&offset=0", want: 200},
+		{name: "statuses paged empty", method: "GET", path: "/api/v1/jwt/status?q=nothing", want: 200},
+		{name: "statuses bad parameter", method: "GET", path: "/api/v1/jwt/status?limit=0", want: 400, wantCode: "invalid_parameter"},
+		{name: "refresh without token", method: "POST", path: "/api/v1/jwt/refresh/kyc?includeToken=false", want: 200},
+		{name: "refresh bad parameter", method: "POST", path: "/api/v1/jwt/refresh/kyc?includeToken=maybe", want: 400, wantCode: "invalid_parameter"},
+		{name: "events", svc: &fakeService{feed: eventsFeed()}, ended: true, method: "GET", path: "/api/v1/jwt/events", want: 200},
+		{name: "events without a feed", method: "GET", path: "/api/v1/jwt/events", want: 404, wantCode: "not_found"},
+		{name: "events bad Last-Event-ID", svc: &fakeService{feed: eventsFeed()}, method: "GET", path: "/api/v1/jwt/events",
+			headers: []string{"Last-Event-ID", "x"}, want: 400, wantCode: "invalid_parameter"},
+		{name: "no key for events", auth: true, svc: &fakeService{feed: eventsFeed()}, method: "GET", path: "/api/v1/jwt/events",
+			want: 401, wantCode: "unauthorized"},
+		{name: "root", method: "GET", path: "/", want: 302},
+		{name: "console redirect", method: "GET", path: "/ui", want: 302},
+		{name: "console", method: "GET", path: "/ui/", want: 200},
+		{name: "console script", method: "GET", path: "/ui/console.js", want: 200},
+		{name: "console style", method: "GET", path: "/ui/console.css", want: 200},
+		{name: "console icon", method: "GET", path: "/ui/favicon.svg", want: 200},
+		{name: "console stays open", auth: true, method: "GET", path: "/ui/", want: 200},
 		{name: "statistics", method: "GET", path: "/api/v1/jwt/statistics", want: 200},
+		{name: "statistics partial", svc: &fakeService{statistics: func(context.Context) (app.Statistics, error) {
+			return app.Statistics{At: testNow, TotalTokens: 1, ActiveTokens: 1, StoreError: "redisstore: list: context deadline exceeded"}, nil
+		}}, method: "GET", path: "/api/v1/jwt/statistics", want: 200},
+		{name: "statuses partial", svc: &fakeService{statuses: func(context.Context) (app.Statuses, error) {
+			return app.Statuses{At: testNow, Tokens: []app.TokenStatus{kyc}, StoreError: "redisstore: list: context deadline exceeded"}, nil
+		}}, method: "GET", path: "/api/v1/jwt/status", want: 200},
+		{name: "status partial", svc: &fakeService{status: func(context.Context, string) (app.TokenStatus, error) {
+			st := kyc
+			st.StoreError = "redisstore: get \"kyc\": context deadline exceeded"
+			return st, nil
+		}}, method: "GET", path: "/api/v1/jwt/status/kyc", want: 200},
+		{name: "status partial nothing cached", svc: &fakeService{status: func(_ context.Context, s string) (app.TokenStatus, error) {
+			return app.TokenStatus{Service: s, At: testNow, StoreError: "redisstore: get \"kyc\": context deadline exceeded"}, nil
+		}}, method: "GET", path: "/api/v1/jwt/status/kyc", want: 200},
 		{name: "statistics before any request", svc: &fakeService{statistics: func(context.Context) (app.Statistics, error) {
 			return app.Statistics{At: testNow}, nil
 		}}, method: "GET", path: "/api/v1/jwt/statistics", want: 200},
@@ -231,12 +268,25 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 			if tc.draining {
 				opts.Readiness.Drain()
 			}
-			rec := request(NewHandler(svc, opts), tc.method, tc.path, tc.headers...)
+			req := httptest.NewRequest(tc.method, tc.path, nil)
+			for i := 0; i+1 < len(tc.headers); i += 2 {
+				req.Header.Add(tc.headers[i], tc.headers[i+1])
+			}
+			if tc.ended {
+				ctx, cancel := context.WithCancel(req.Context())
+				cancel()
+				req = req.WithContext(ctx)
+			}
+			rec := httptest.NewRecorder()
+			NewHandler(svc, opts).ServeHTTP(rec, req)
 			if rec.Code != tc.want {
 				t.Fatalf("status %d, want %d: %s", rec.Code, tc.want, rec.Body)
 			}
 			if err := doc.CheckResponse(tc.method, tc.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body.Bytes()); err != nil {
 				t.Fatal(err)
+			}
+			if strings.HasPrefix(rec.Header().Get("Content-Type"), "text/event-stream") {
+				checkEventData(t, doc, rec.Body.String(), 3)
 			}
 			if tc.wantCode != "" {
 				var e struct{ Error string }
@@ -276,12 +326,68 @@ func TestOpenAPIMatchesAnswers(t *testing.T) {
 		}
 		seen[tc.code] = true
 	}
+	// Too many streams: one open stream on a server allowing one.
+	srv := eventServer(t, &fakeService{feed: eventsFeed()}, Options{EventStream: EventStreamOptions{MaxStreams: 1}})
+	if _, resp := openStream(t, srv.URL); resp.StatusCode != http.StatusOK {
+		t.Fatalf("first stream: %d", resp.StatusCode)
+	}
+	_, resp := openStream(t, srv.URL)
+	body, _ := io.ReadAll(resp.Body)
+	if err := doc.CheckResponse("GET", BasePath+EventsPath, resp.StatusCode, resp.Header.Get("Content-Type"), body); err != nil ||
+		resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("second stream: %d %v", resp.StatusCode, err)
+	}
+	seen[restapi.CodeTooManyStreams] = true
+
 	var raw map[string]any
 	_ = json.Unmarshal(OpenAPI(), &raw)
 	for _, code := range raw["components"].(map[string]any)["schemas"].(map[string]any)["Error"].(map[string]any)["properties"].(map[string]any)["error"].(map[string]any)["enum"].([]any) {
 		if !seen[code.(string)] {
 			t.Errorf("no case produces the error code %s", code)
 		}
+	}
+}
+
+// withRenewal is st as held by the answering replica, renewed before.
+func withRenewal(st app.TokenStatus) app.TokenStatus {
+	st.RenewAt = st.CacheExpiresAt.Add(-15 * time.Second)
+	st.LastRenewal = st.IssuedAt
+	return st
+}
+
+// eventsFeed holds one event of each shape.
+func eventsFeed() *app.EventFeed {
+	f := app.NewEventFeed(8, 8)
+	f.Publish(app.Event{Type: app.EventObtained, Service: "kyc", At: testNow, ExpiresAt: testNow.Add(time.Hour)})
+	f.Publish(app.Event{Type: app.EventRenewalFailed, Service: "kyc", At: testNow, Failure: "rejected",
+		TokenServiceError: "invalid_client", Failures: 3})
+	f.Publish(app.Event{Type: app.EventEvicted, Service: "ledger", At: testNow})
+	return f
+}
+
+// checkEventData checks each data line of an event stream against the
+// Event schema, and that there are want of them.
+func checkEventData(t *testing.T, doc *openapitest.Doc, stream string, want int) {
+	t.Helper()
+	n := 0
+	for line := range strings.SplitSeq(stream, "\n") {
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			continue
+		}
+		n++
+		dec := json.NewDecoder(strings.NewReader(data))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("data is not JSON: %q", data)
+		}
+		if errs := doc.Validate(map[string]any{"$ref": "#/components/schemas/Event"}, v); len(errs) > 0 {
+			t.Errorf("event %s: %v", data, errs)
+		}
+	}
+	if n != want {
+		t.Errorf("%d events in the stream, want %d: %q", n, want, stream)
 	}
 }
 

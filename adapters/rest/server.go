@@ -74,17 +74,23 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("rest: listen on %s: %w", s.addr, err)
 	}
 	l := s.limits.withDefaults()
-	// ReadHeaderTimeout stays zero: ReadTimeout then bounds the headers too.
+	// A zero ReadHeaderTimeout leaves ReadTimeout bounding the headers too.
 	s.srv.ReadTimeout = l.ReadTimeout
+	s.srv.ReadHeaderTimeout = l.ReadHeaderTimeout
 	s.srv.WriteTimeout = l.WriteTimeout
 	s.srv.IdleTimeout = l.IdleTimeout
 	s.srv.MaxHeaderBytes = l.MaxHeaderBytes
-	ln = newLimitListener(ln, l.MaxConnections, s.logger)
+	limited := newLimitListener(ln, l.MaxConnections, l.ShedIdle, s.logger)
+	if l.ShedIdle {
+		s.srv.ConnState = limited.connState
+	}
+	ln = limited
 	s.ln = ln
 	s.served = make(chan struct{})
 	s.logger.InfoContext(ctx, "rest: serving", "addr", ln.Addr().String(),
 		"readTimeout", l.ReadTimeout, "writeTimeout", l.WriteTimeout, "idleTimeout", l.IdleTimeout,
-		"maxHeaderBytes", l.MaxHeaderBytes, "maxConnections", l.MaxConnections)
+		"readHeaderTimeout", l.ReadHeaderTimeout,
+		"maxHeaderBytes", l.MaxHeaderBytes, "maxConnections", l.MaxConnections, "shedIdle", l.ShedIdle)
 	go func() {
 		defer close(s.served)
 		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

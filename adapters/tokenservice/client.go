@@ -1,6 +1,7 @@
 package tokenservice
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -150,29 +151,48 @@ func (c *client) form(now time.Time) (body, assertion string, err error) {
 	return v.Encode(), assertion, nil
 }
 
-// finish readies the server-supplied text of err for an error message: c's
-// secret and the client assertion sent, if any, removed (a server that
-// echoes the request into error_description must not put a credential
-// into jwtcache's logs), then shortened. Redacting before shortening is
-// what keeps a cut from leaving half a secret behind.
+// finish readies the server-supplied text of err for an error message:
+// every credential sent removed (a server that echoes the request into
+// error_description must not put one into jwtcache's errors, logs, /health
+// or 502 bodies), then shortened. Redacting before shortening is what
+// keeps a cut from leaving half a secret behind.
 func (c *client) finish(err error, assertion string) error {
 	var tse *domain.TokenServiceError
 	if !errors.As(err, &tse) {
 		return err
 	}
-	var pairs []string
-	for _, cred := range append(c.knownSecrets(), assertion) {
-		if cred != "" {
+	if creds := c.sentCredentials(assertion); len(creds) > 0 {
+		pairs := make([]string, 0, 4*len(creds))
+		for _, cred := range creds {
 			pairs = append(pairs, cred, "[redacted]", url.QueryEscape(cred), "[redacted]")
 		}
-	}
-	if len(pairs) > 0 {
 		r := strings.NewReplacer(pairs...)
 		tse.Code, tse.Description = r.Replace(tse.Code), r.Replace(tse.Description)
 	}
 	tse.Code = textclip.Clip(tse.Code, maxCodeLen)
 	tse.Description = textclip.Clip(tse.Description, maxDescriptionLen)
 	return err
+}
+
+// sentCredentials are the texts that give away a credential c may have
+// sent, longest form first (a replacer tries them in order): each known
+// secret, the base64 of its Basic Authorization header (with and without
+// padding), and the client assertion with, on its own, its signature,
+// which is what makes it a credential. finish removes them raw and
+// URL-escaped.
+func (c *client) sentCredentials(assertion string) []string {
+	var out []string
+	for _, s := range c.knownSecrets() {
+		basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(c.id) + ":" + url.QueryEscape(s)))
+		out = append(out, basic, strings.TrimRight(basic, "="), s)
+	}
+	if assertion != "" {
+		out = append(out, assertion)
+		if i := strings.LastIndexByte(assertion, '.'); i >= 0 && i+1 < len(assertion) {
+			out = append(out, assertion[i+1:])
+		}
+	}
+	return out
 }
 
 // definitiveCodes are the RFC 6749 §5.2 errors that refuse the request

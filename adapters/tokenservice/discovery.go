@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jwtcache/jwtcache/internal/redact"
 	"github.com/jwtcache/jwtcache/internal/textclip"
 )
 
@@ -229,9 +230,9 @@ func (d *discovery) store(doc *document) {
 	log := d.r.log
 	switch {
 	case old == nil:
-		log.Info("tokenservice: discovery document fetched", "issuer", d.issuer, "tokenEndpoint", doc.TokenEndpoint)
+		log.Info("tokenservice: discovery document fetched", "issuer", d.issuer, "tokenEndpoint", redact.URL(doc.TokenEndpoint))
 	case old.TokenEndpoint != doc.TokenEndpoint:
-		log.Info("tokenservice: token endpoint changed", "issuer", d.issuer, "tokenEndpoint", doc.TokenEndpoint)
+		log.Info("tokenservice: token endpoint changed", "issuer", d.issuer, "tokenEndpoint", redact.URL(doc.TokenEndpoint))
 	case recovered:
 		log.Info("tokenservice: discovery document fetched again", "issuer", d.issuer)
 	}

@@ -37,6 +37,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/internal/redact"
 	"github.com/jwtcache/jwtcache/ports"
 )
 
@@ -470,8 +471,11 @@ func readLimited(r io.Reader, max int64) ([]byte, error) {
 
 // transportError classifies a failure to get an answer: the caller gave up
 // (ctx cancelled), time ran out (Timeout), or the server could not be
-// reached (Unreachable).
+// reached (Unreachable). The endpoint that net/http's error repeats is cut
+// to scheme://host/path: its query may hold a secret, and the error
+// reaches logs and /health.
 func transportError(ctx, reqCtx context.Context, service string, err error) error {
+	err = redact.URLError(err)
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return fmt.Errorf("tokenservice: token request for service %q: %w", service, ctx.Err())
 	}

@@ -266,6 +266,18 @@ func TestIssueErrors(t *testing.T) {
 			kind: domain.Unreachable, status: 429, err: tokenservice.ErrTooManyRequests, retryAfter: 2 * time.Second, temporary: true},
 		{name: "429 html, Retry-After date", handler: answer(429, `<html>slow down</html>`, "Retry-After", retryDate, "Content-Type", "text/html"),
 			kind: domain.Unreachable, status: 429, err: tokenservice.ErrTooManyRequests, retryAfter: 30 * time.Second, temporary: true},
+		// A Retry-After beyond domain.MaxRetryAfter is clamped: one answer
+		// must not silence a service name for years.
+		{name: "429 Retry-After at the cap", handler: answer(429, ``, "Retry-After", "300"),
+			kind: domain.Unreachable, status: 429, err: tokenservice.ErrTooManyRequests, retryAfter: domain.MaxRetryAfter, temporary: true},
+		{name: "429 Retry-After just over the cap", handler: answer(429, ``, "Retry-After", "301"),
+			kind: domain.Unreachable, status: 429, err: tokenservice.ErrTooManyRequests, retryAfter: domain.MaxRetryAfter, temporary: true},
+		{name: "429 huge Retry-After", handler: answer(429, ``, "Retry-After", "99999999999"),
+			kind: domain.Unreachable, status: 429, err: tokenservice.ErrTooManyRequests, retryAfter: domain.MaxRetryAfter, temporary: true},
+		{name: "429 Retry-After beyond int64", handler: answer(429, ``, "Retry-After", "99999999999999999999"),
+			kind: domain.Unreachable, status: 429, err: tokenservice.ErrTooManyRequests, retryAfter: domain.MaxRetryAfter, temporary: true},
+		{name: "503 Retry-After date a year ahead", handler: answer(503, `{"error":"temporarily_unavailable"}`, "Retry-After", now.AddDate(1, 0, 0).Format(http.TimeFormat)),
+			kind: domain.Rejected, status: 503, code: "temporarily_unavailable", retryAfter: domain.MaxRetryAfter, temporary: true},
 		{name: "404", handler: answer(404, `not found`),
 			kind: domain.BadResponse, status: 404, err: tokenservice.ErrUnexpectedStatus},
 		{name: "redirect not followed", handler: answer(302, ``, "Location", "/elsewhere"),

@@ -109,18 +109,11 @@ func (i *Issuer) probe(ctx context.Context, t probeTarget) error {
 	req.Header.Set("Accept", "application/json")
 	resp, err := i.httpFor(t.client).Do(req)
 	if err != nil {
-		// *url.Error repeats the whole URL, query included: keep its cause.
-		if ue, ok := errors.AsType[*url.Error](err); ok {
-			err = ue.Err
-		}
 		return fail(transportError(ctx, reqCtx, "", err))
 	}
 	defer resp.Body.Close()
 	body, readErr := readLimited(resp.Body, i.maxBody)
 	if readErr != nil && !errors.Is(readErr, ErrBodyTooLarge) {
-		if ue, ok := errors.AsType[*url.Error](readErr); ok {
-			readErr = ue.Err
-		}
 		return fail(transportError(ctx, reqCtx, "", readErr))
 	}
 	if readErr == nil && (resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnauthorized) {

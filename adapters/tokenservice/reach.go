@@ -13,7 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jwtcache/jwtcache/adapters/credfile"
+	"github.com/jwtcache/jwtcache/internal/credfile"
+	"github.com/jwtcache/jwtcache/internal/privatekey"
 	"github.com/jwtcache/jwtcache/ports"
 )
 
@@ -194,7 +195,7 @@ func (r *reach) keyFile(path, alg string) (*credfile.File[*signingKey], error) {
 	if f, ok := r.keys[id]; ok {
 		return f, nil
 	}
-	f, err := credfile.Open([]string{path}, keyParser(alg), r.fileOptions("private key file"))
+	f, err := credfile.Open([]string{path}, privatekey.Parser(alg), r.fileOptions("private key file"))
 	if err != nil {
 		return nil, err
 	}
@@ -503,13 +504,4 @@ func (r *reach) close() {
 	for _, c := range r.certs {
 		c.http.CloseIdleConnections()
 	}
-}
-
-// CheckPrivateKeyFile reads the PEM private key at path as New would, for
-// signing algorithm alg ("" for the key's own), so that a configuration
-// can be checked before start-up. The error says what is wrong, never what
-// the key holds.
-func CheckPrivateKeyFile(path, alg string) error {
-	_, err := credfile.Open([]string{path}, keyParser(alg), credfile.Options{Name: "file"})
-	return err
 }

@@ -187,24 +187,24 @@ func parseOAuthError(body []byte) (code, description string, ok bool) {
 }
 
 // parseRetryAfter reads a Retry-After header, delay-seconds or an HTTP-date
-// (RFC 9110 §10.2.3), as a duration from now; 0 when absent, malformed or
-// in the past.
+// (RFC 9110 §10.2.3), as a duration from now, at most
+// domain.MaxRetryAfter (a longer wait, even one past the range of an
+// int64, is clamped to it: one answer must not silence a service name for
+// days); 0 when absent, malformed or in the past.
 func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > math.MaxInt64/int64(time.Second) {
-			return math.MaxInt64
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		// ErrRange: all digits, more than fit.
+		if err != nil || secs > uint64(domain.MaxRetryAfter/time.Second) {
+			return domain.MaxRetryAfter
 		}
 		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), domain.MaxRetryAfter)
 	}
 	return 0
 }

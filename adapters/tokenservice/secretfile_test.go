@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jwtcache/jwtcache/adapters/credfile"
 	"github.com/jwtcache/jwtcache/adapters/tokenservice"
+	"github.com/jwtcache/jwtcache/internal/credfile"
 	"github.com/jwtcache/jwtcache/ports/clocktest"
 )
 

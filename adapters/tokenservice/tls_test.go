@@ -23,9 +23,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jwtcache/jwtcache/adapters/credfile"
 	"github.com/jwtcache/jwtcache/adapters/tokenservice"
 	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/internal/credfile"
 	"github.com/jwtcache/jwtcache/ports/clocktest"
 )
 

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/internal/redact"
 )
 
 // instrumentationName names the tracer of this package.
@@ -45,7 +46,7 @@ func (c *client) spanStart() (name string, attrs []attribute.KeyValue) {
 	}
 	attrs = []attribute.KeyValue{
 		semconv.HTTPRequestMethodPost,
-		semconv.URLFull(c.endpoint),
+		semconv.URLFull(redact.URL(c.endpoint)), // no query: it may hold a secret
 		semconv.URLTemplate(path),
 		semconv.ServerAddress(u.Hostname()),
 	}

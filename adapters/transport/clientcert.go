@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jwtcache/jwtcache/adapters/credfile"
+	"github.com/jwtcache/jwtcache/internal/credfile"
 	"github.com/jwtcache/jwtcache/ports"
 )
 

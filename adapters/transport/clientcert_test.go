@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jwtcache/jwtcache/adapters/credfile"
 	"github.com/jwtcache/jwtcache/adapters/transport"
+	"github.com/jwtcache/jwtcache/internal/credfile"
 	"github.com/jwtcache/jwtcache/ports/clocktest"
 )
 

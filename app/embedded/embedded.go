@@ -241,7 +241,7 @@ func redisOptions(cfg config.Config, clock ports.Clock, logger *slog.Logger) red
 		Password:     r.Password.Reveal(),
 		DB:           r.Database,
 		TLS:          r.TLS,
-		TLSOptions:   r.TLSOptions(),
+		TLSOptions:   redisstore.TLSOptions{CAFile: r.TLSCAFile, CertFile: r.TLSCertFile, KeyFile: r.TLSKeyFile, ServerName: r.TLSServerName},
 		DialTimeout:  r.Timeout,
 		ReadTimeout:  r.Timeout,
 		WriteTimeout: r.Timeout,
@@ -262,6 +262,10 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 	var tokens ports.TokenStore = st.Store
 	var locker ports.RenewalLocker = st.Store
 	var pinger ports.Pinger = st.Store
+	// Read from the issuer itself, before instrumentation wraps it: a
+	// probe is not a token request and counts in no metric of them.
+	prober, _ := issuer.(ports.IssuerProber)
+	issuerHealth := issuerHealthOf(issuer)
 	// Asked of the issuer itself: an instrumenting wrapper hides it.
 	keys, _ := issuer.(ports.ClientKeyer)
 	if in := opts.Instrument; in != nil {
@@ -294,6 +298,11 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 		FetchTimeout:       cfg.TokenService.MaxTimeout(),
 		Logger:             opts.Logger,
 		OnClose:            st.close,
+
+		StoreTimeout:        cfg.Redis.Timeout,
+		Prober:              prober,
+		HealthCheckInterval: cfg.TokenService.HealthCheckInterval,
+		IssuerHealth:        issuerHealth,
 	}
 }
 

@@ -1,6 +1,7 @@
 package embedded_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,8 +32,17 @@ const (
 	rotationAfter     = 2500 * time.Millisecond
 )
 
-// replicaHeader tells the test token service which replica is asking.
-const replicaHeader = "X-Test-Replica"
+// replicaHeader tells the test token service which replica is asking;
+// seqHeader the order in which requests left their replicas. Requests of
+// one replica for two services run concurrently and may arrive in either
+// order, so the test orders them by departure, not by arrival.
+const (
+	replicaHeader = "X-Test-Replica"
+	seqHeader     = "X-Test-Seq"
+)
+
+// departures numbers requests as they leave.
+var departures atomic.Int64
 
 type replicaTagger struct {
 	n    int
@@ -41,6 +52,7 @@ type replicaTagger struct {
 func (r replicaTagger) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	req.Header.Set(replicaHeader, strconv.Itoa(r.n))
+	req.Header.Set(seqHeader, strconv.FormatInt(departures.Add(1), 10))
 	return r.base.RoundTrip(req)
 }
 
@@ -48,6 +60,7 @@ func (r replicaTagger) RoundTrip(req *http.Request) (*http.Response, error) {
 type secretUse struct {
 	replica int
 	secret  string
+	seq     int64
 }
 
 // TestFleetRotatesTheSecretWithoutErrors: three caches share the real
@@ -72,8 +85,9 @@ func TestFleetRotatesTheSecretWithoutErrors(t *testing.T) {
 		_, sec, _ := r.BasicAuth()
 		sec, _ = url.QueryUnescape(sec)
 		replica, _ := strconv.Atoi(r.Header.Get(replicaHeader))
+		seq, _ := strconv.ParseInt(r.Header.Get(seqHeader), 10, 64)
 		mu.Lock()
-		uses = append(uses, secretUse{replica, sec})
+		uses = append(uses, secretUse{replica, sec, seq})
 		ok := sec == accepted
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
@@ -193,6 +207,7 @@ func TestFleetRotatesTheSecretWithoutErrors(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	slices.SortFunc(uses, func(a, b secretUse) int { return cmp.Compare(a.seq, b.seq) })
 	sawNew := map[int]bool{}
 	for _, u := range uses {
 		switch u.secret {

@@ -43,7 +43,7 @@ func CheckStore(ctx context.Context, cfg config.Config, logger *slog.Logger) err
 		return configError("REDIS_PASSWORD", fmt.Sprintf("Redis refused it (for its default user; set %s for an ACL user): %v", ref("REDIS_USERNAME"), err))
 	case errors.Is(err, redisstore.ErrPermission):
 		return configError("REDIS_USERNAME", fmt.Sprintf(
-			"the Redis user (the default user when unset) may not run a command jwtcache needs on its keys, %s:*: %v",
+			"the Redis user (the default user when unset) may not run a command jwtcache needs on its keys, %s:*, or its change channel: %v",
 			ref("REDIS_KEY_PREFIX"), err))
 	default:
 		return err

@@ -27,6 +27,10 @@
 //     token-service calls per service per renewal period, and the Redis
 //     traffic of an idle fleet holding one-hour tokens (see fleetscale.go).
 //
+// With -out a file, it also draws the figures as SVG charts (package
+// svgchart) into -charts (docs/bench beside the report by default), and
+// the report shows them.
+//
 // The Redis parts use the Redis at -redis (127.0.0.1:6379 by default) under
 // a key prefix of their own, removed at the end; with no Redis answering,
 // the REST Redis figure says "skipped" and the replicas share a memory store.
@@ -43,6 +47,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +56,7 @@ import (
 // config is what the flags set.
 type config struct {
 	out       string
+	charts    string // chart directory, relative to out's directory
 	redisAddr string
 	quick     bool
 
@@ -130,6 +136,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	r.elapsed = time.Since(r.started)
 
+	if dir := cfg.chartsDir(); dir != "" {
+		if r.chartFiles, err = r.charts(); err != nil {
+			return err
+		}
+		if err := writeCharts(dir, r.chartFiles); err != nil {
+			return err
+		}
+		r.chartDir = filepath.ToSlash(cfg.charts)
+		progress("wrote %d charts to %s", len(r.chartFiles), dir)
+	}
+
 	w := stdout
 	if cfg.out != "" && cfg.out != "-" {
 		f, err := os.Create(cfg.out)
@@ -153,6 +170,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.SetOutput(stderr)
 	cfg := &config{}
 	fs.StringVar(&cfg.out, "out", "-", "write the report to `file` (- for stdout)")
+	fs.StringVar(&cfg.charts, "charts", "docs/bench", "write the SVG charts into this `directory`, relative to the report's (with -out a file; empty: none)")
 	fs.StringVar(&cfg.redisAddr, "redis", "127.0.0.1:6379", "Redis `address` for the Redis figures; empty skips them")
 	fs.BoolVar(&cfg.quick, "quick", false, "a shorter, less precise run (about a minute)")
 	fs.IntVar(&cfg.clients, "clients", 16, "concurrent keep-alive clients of the REST load generator")
@@ -220,9 +238,20 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("-fleetservices must be at least 1 and -fleetidle more than 0")
 	case cfg.fleetLifetime < 2*time.Second || cfg.fleetLifetime%time.Second != 0 || cfg.fleetBuffer < 0 || 2*cfg.fleetBuffer >= cfg.fleetLifetime:
 		return nil, fmt.Errorf("-fleetlifetime %v, -fleetbuffer %v: want whole seconds, at least 2s, and a buffer under half of it", cfg.fleetLifetime, cfg.fleetBuffer)
+	case filepath.IsAbs(cfg.charts) || strings.HasPrefix(filepath.Clean(cfg.charts), ".."):
+		return nil, fmt.Errorf("-charts %q: want a directory inside the report's, so that the report can show the charts", cfg.charts)
 	}
 	cfg.warmup = min(cfg.duration/6, time.Second)
 	return cfg, nil
+}
+
+// chartsDir is where the charts go, or "" when none are written: the
+// report goes to stdout, or -charts is empty.
+func (c *config) chartsDir() string {
+	if c.out == "" || c.out == "-" || c.charts == "" {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(c.out), filepath.FromSlash(c.charts))
 }
 
 func intList(s string) ([]int, error) {

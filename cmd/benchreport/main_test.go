@@ -43,6 +43,18 @@ func TestReportEndToEnd(t *testing.T) {
 			t.Errorf("the report lacks %q:\n%s", want, report)
 		}
 	}
+	// The charts: beside the report, well-formed, and shown in it.
+	for _, name := range []string{chartREST, chartLatency, chartFleet, chartTime, chartHeap} {
+		svg, err := os.ReadFile(filepath.Join(filepath.Dir(out), "docs", "bench", name))
+		if err != nil {
+			t.Errorf("chart %s: %v", name, err)
+			continue
+		}
+		checkSVG(t, name, svg)
+		if !strings.Contains(report, "](docs/bench/"+name+")") {
+			t.Errorf("the report does not show %s", name)
+		}
+	}
 }
 
 func TestFlagsAreChecked(t *testing.T) {
@@ -56,6 +68,8 @@ func TestFlagsAreChecked(t *testing.T) {
 		{"-fleetbuffer", "1s", "-fleetlifetime", "2s"},
 		{"-fleetscale", "0"},
 		{"extra"},
+		{"-charts", "/tmp/charts"},
+		{"-charts", "../charts"},
 	} {
 		var stderr bytes.Buffer
 		if _, err := parseFlags(args, &stderr); err == nil {

@@ -27,6 +27,12 @@ type report struct {
 	scale     *scaleResult
 
 	fleetScale *fleetScaleResult
+
+	// chartDir is where the report's charts are, relative to the report
+	// (slash-separated); empty when they are not written. chartFiles are
+	// the charts by file name.
+	chartDir   string
+	chartFiles map[string][]byte
 }
 
 // mdWriter writes Markdown, remembering the first error.
@@ -141,6 +147,8 @@ func (r *report) writeREST(m *mdWriter) {
 		m.row(run.name, rate(res.Rate()), dur(res.Percentile(0.5)), dur(res.Percentile(0.99)), dur(res.Max()), ratioText(res.Rate()/rr.bare.result.Rate()))
 	}
 	m.line("")
+	r.chart(m, chartREST, "REST cache hit: requests per second, jwtcache against bare Gin, memory and Redis store")
+	r.chart(m, chartLatency, "REST cache hit: latency at each percentile, log-log")
 	if rr.redis.skipped == "" {
 		m.line("Redis commands during the Redis run's %s hits: %d sent by jwtcache's Redis client (%.4g per hit; goal 0: the near cache answers), and the server's `total_commands_processed` grew by %d (any other client of that Redis included).",
 			count(rr.redisHits), rr.redisClientCmds, float64(rr.redisClientCmds)/float64(max(rr.redisHits, 1)), rr.redisServerCmds)
@@ -177,6 +185,7 @@ func (r *report) writeFleet(m *mdWriter) {
 	m.line("**Ideal**: one call for the cold start, then one per renewal period, whatever the number of replicas. The replica that fetched a token renews it, one to two renewal leads (jittered) before the token's cacheExpiresAt, so that the renewal is over before any caller reaches the buffer; the others stand by with later timers and take the new token from its notification: %v after the token's issue on average with one replica, %v with %d. **x/oauth2**: as many `oauth2.ReuseTokenSourceWithExpiry(nil, clientcredentials.Config.TokenSource(ctx), %v)` as replicas, one per process, each with a token service of its own (counted the same way), renewing when a caller finds the token inside the same buffer: a little later than jwtcache, hence a few calls fewer per process, paid for by that caller waiting on the token service. **N × one replica's ideal** is what as many per-process caches renewing like jwtcache would make.",
 		f.renewalPeriod(1).Round(time.Millisecond), f.renewalPeriod(f.runs[len(f.runs)-1].replicas).Round(time.Millisecond), f.runs[len(f.runs)-1].replicas, f.buffer)
 	m.line("")
+	r.chart(m, chartFleet, "Token-service calls against replica count: jwtcache, the ideal, x/oauth2 caches")
 	m.header("replicas", "jwtcache: cold start", "jwtcache: over the window", "jwtcache: total", "ideal", "x/oauth2 caches: cold start", "x/oauth2: total", "N × one replica's ideal")
 	for _, run := range f.runs {
 		m.row(strconv.Itoa(run.replicas),
@@ -258,6 +267,8 @@ func (r *report) writeScale(m *mdWriter) {
 	m.line("")
 	m.line("(×n) is the growth from the previous column; the number of services grows ×10 each step, so ×10 is linear.")
 	m.line("")
+	r.chart(m, chartTime, "Scale: time against the number of services, log-log")
+	r.chart(m, chartHeap, "Scale: memory against the number of services, log-log")
 }
 
 // cpuPer1000 is run's idle CPU above the empty cache's, per 1,000 tokens,

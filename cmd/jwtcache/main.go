@@ -42,6 +42,13 @@ const (
 	exitConfig = 2
 )
 
+// startTimeout bounds the application's start hooks, which bind the
+// listeners and nothing more: what may be slow (Redis, the token service,
+// an issuer's discovery) is checked before them or goes on in the
+// background. The stop's bound is the configuration's ShutdownTimeout
+// (SERVER_SHUTDOWN_TIMEOUT), derived from the longest wait of a request.
+const startTimeout = 30 * time.Second
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -191,7 +198,7 @@ func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int
 	}
 
 	fxApp := newApp(cfg, logger)
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	startCtx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	if err := fxApp.Start(startCtx); err != nil {
 		logger.Error("start-up failed", "err", err)
@@ -201,8 +208,8 @@ func serveCmd(ctx context.Context, args, environ []string, stderr io.Writer) int
 		return exitFail
 	}
 	<-ctx.Done()
-	logger.Info("shutting down")
-	stopCtx, cancelStop := context.WithTimeout(context.Background(), 15*time.Second)
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout(), "closeReserve", cfg.ShutdownCloseReserve())
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), cfg.ShutdownTimeout())
 	defer cancelStop()
 	if err := fxApp.Stop(stopCtx); err != nil {
 		logger.Error("shutdown did not complete", "err", err)

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/jwtcache/jwtcache/adapters/redisstore/redistest"
 	"github.com/jwtcache/jwtcache/cmd/benchreport/loadgen"
 	"github.com/jwtcache/jwtcache/domain"
@@ -162,7 +164,8 @@ type soakRecord struct {
 // TestSoak runs three real replicas on a private Redis under steady load
 // for JWTCACHE_SOAK and injects faults on a schedule scaled to that
 // length: the token service failing 20% of its requests, then down for
-// longer than a token's life, then slow; Redis restarted; a replica killed
+// longer than a token's life, then slow; Redis restarted, then refusing
+// writes (full), then hung for longer than REDIS_TIMEOUT; a replica killed
 // while it holds a renewal lock. It checks every answer: no expired token,
 // no token inside its buffer while the token service is healthy, no 5xx
 // while a valid token exists, no request slower than the timeouts allow,
@@ -215,6 +218,17 @@ func TestSoak(t *testing.T) {
 		{name: "healthy", min: L, weight: 1},
 		{name: "Redis restarted, then healthy", min: L, weight: 1, fault: true, event: true,
 			begin: func() { rs.Stop(); rs.Start() }},
+		// Full, with noeviction: reads answer, every write (token, lock)
+		// is refused; each replica serves the token it fetched.
+		{name: "Redis refusing writes (full)", min: L, weight: 1, fault: true,
+			begin: func() { soakRedisConfig(t, rs.Addr, "maxmemory-policy", "noeviction", "maxmemory", "1") },
+			end:   func() { soakRedisConfig(t, rs.Addr, "maxmemory", "0") }},
+		{name: "healthy", min: L, weight: 1},
+		// Stopped (SIGSTOP): connections stay open and nothing answers,
+		// for far longer than REDIS_TIMEOUT.
+		{name: "Redis hung (" + (L / 2).String() + ", REDIS_TIMEOUT " + soakRedisTimeout.String() + ")", min: L / 2, weight: 0.5, fault: true,
+			begin: rs.Pause, end: rs.Resume},
+		{name: "healthy", min: L, weight: 1},
 		{name: "replica killed holding a lock, then healthy", min: L, weight: 1, fault: true, event: true,
 			begin: func() {
 				i := killLockHolder(t, ts, replicas)
@@ -312,10 +326,12 @@ func TestSoak(t *testing.T) {
 		}
 		r.mu.Unlock()
 	}
-	summary := checkSoak(t, soakInput{
+	in := soakInput{
 		records: records, phases: phases, calls: ts.calls(), logs: logs,
 		killedSlot: int(killed.Load()) - 1, dead: deadWindow, begin: begin,
-	})
+	}
+	summary := checkSoak(t, in)
+	writeSoakChart(t, in, max(total, mins))
 	t.Logf("soak: %d requests, %d answered; latency p50 %v, p99 %v, max %v",
 		res.Requests, res.Requests-res.Errors, res.Percentile(0.5), res.Percentile(0.99), res.Max())
 	t.Log("soak summary:\n" + summary)
@@ -345,6 +361,19 @@ func TestSoak(t *testing.T) {
 		mustContainNone(t, fmt.Sprintf("replica %d's log", i), out, fleetSecret)
 		if jwtRE.MatchString(out) {
 			t.Errorf("replica %d's log holds a JWT", i)
+		}
+	}
+}
+
+// soakRedisConfig sets Redis configuration parameters (name, value, ...)
+// with a client of its own.
+func soakRedisConfig(t *testing.T, addr string, nameValues ...string) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	for i := 0; i+1 < len(nameValues); i += 2 {
+		if err := c.ConfigSet(context.Background(), nameValues[i], nameValues[i+1]).Err(); err != nil {
+			t.Errorf("CONFIG SET %s: %v", nameValues[i], err)
 		}
 	}
 }
@@ -580,14 +609,18 @@ func checkSoak(t *testing.T, in soakInput) string {
 					report("buffer", "tokens inside their buffer served while the token service was healthy", rec, "needsRenewal true, token "+rec.fingerprint)
 				}
 			}
-			if rec.expiresAt.After(latestExp[rec.service]) {
-				latestExp[rec.service] = rec.expiresAt
+			// A token is handed out only while it has its last margin of
+			// life left (domain.RenewalPolicy.ServableUntil): a 5xx in
+			// that margin takes nothing valid away.
+			margin := domain.RenewalPolicy{}.ServeMargin(domain.Token{IssuedAt: rec.issuedAt, ExpiresAt: rec.expiresAt})
+			if until := rec.expiresAt.Add(-margin); until.After(latestExp[rec.service]) {
+				latestExp[rec.service] = until
 			}
 		case rec.status >= 500:
 			pt.fiveXX++
 			if exp := latestExp[rec.service]; rec.end.Before(exp) {
 				report("5xx", "5xx answers while a valid token had been handed out", rec,
-					fmt.Sprintf("%d %s; a token valid until %s had been served", rec.status, rec.errCode, exp.Format(time.TimeOnly)))
+					fmt.Sprintf("%d %s; a token servable until %s had been served", rec.status, rec.errCode, exp.Format("15:04:05.000")))
 			}
 		default:
 			report("status", "unexpected statuses", rec, strconv.Itoa(rec.status)+" "+rec.errCode)

@@ -259,9 +259,11 @@ func TestTracesOverOTLP(t *testing.T) {
 	if renewal.parentID != "" || renewal.traceID == callerTrace {
 		t.Errorf("renewal span: trace %s, parent %q; want a root span of its own trace", renewal.traceID, renewal.parentID)
 	}
-	// The miss's fetch is shared by every caller waiting for it and runs
-	// apart from them in the core, which does not pass a caller's trace on.
-	t.Logf("token request of the REST miss: trace %s, parent %q (REST request trace %s)", issued[0].traceID, issued[0].parentID, callerTrace)
+	// The miss's fetch, shared by every caller waiting for it, carries the
+	// first caller's span: its token request is a child of the REST span.
+	if miss := issued[0]; miss.traceID != callerTrace || miss.parentID != server.spanID {
+		t.Errorf("token request of the REST miss: trace %s, parent %q; want a child of the REST span %s in trace %s", miss.traceID, miss.parentID, server.spanID, callerTrace)
+	}
 
 	// Redis: the commands a request ran are spans under its span.
 	if redisEnv != nil {

@@ -41,9 +41,10 @@ func TestStartupWarnings(t *testing.T) {
 }
 
 // TestRedisMisconfigurationStopsStartup: a wrong REDIS_PASSWORD or
-// REDIS_USERNAME, or a user without the rights jwtcache needs, stops the
-// binary with exit code 2, naming the variable and never its value; a
-// Redis that is merely unreachable still lets it start, degraded.
+// REDIS_USERNAME, or a user without the rights jwtcache needs (on its keys
+// or on its change channel), stops the binary with exit code 2, naming the
+// variable and never its value; a Redis that is merely unreachable still
+// lets it start, degraded.
 func TestRedisMisconfigurationStopsStartup(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
@@ -57,7 +58,9 @@ func TestRedisMisconfigurationStopsStartup(t *testing.T) {
 	}, func(string) []string {
 		return []string{"--requirepass", password,
 			"--user", "jwtcache", "on", ">" + aclPassword, "~jwtcache:*", "&*", "+@all",
-			"--user", "narrow", "on", ">" + aclPassword, "~other:*", "&*", "+@all"}
+			"--user", "narrow", "on", ">" + aclPassword, "~other:*", "&*", "+@all",
+			// Redis 7's default for a new user: no channel, so no change feed.
+			"--user", "nochannels", "on", ">" + aclPassword, "~jwtcache:*", "resetchannels", "+@all"}
 	})
 	ts := startTokenService(t, time.Hour)
 	host, port, _ := net.SplitHostPort(srv.Addr)
@@ -76,6 +79,7 @@ func TestRedisMisconfigurationStopsStartup(t *testing.T) {
 		{"no password", env(), "REDIS_PASSWORD (spring.data.redis.password): is not set, and Redis requires one"},
 		{"wrong user", env("REDIS_USERNAME=nobody", "REDIS_PASSWORD="+aclPassword), "REDIS_USERNAME"},
 		{"user without rights", env("REDIS_USERNAME=narrow", "REDIS_PASSWORD="+aclPassword), "REDIS_USERNAME (spring.data.redis.username)"},
+		{"user without the change channel", env("REDIS_USERNAME=nochannels", "REDIS_PASSWORD="+aclPassword), "REDIS_USERNAME (spring.data.redis.username)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := start(t, tt.env, "serve")

@@ -4,19 +4,21 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
-	"github.com/jwtcache/jwtcache/adapters/credfile"
 	"github.com/jwtcache/jwtcache/adapters/metrics"
 	"github.com/jwtcache/jwtcache/adapters/rest"
 	"github.com/jwtcache/jwtcache/app"
 	"github.com/jwtcache/jwtcache/app/embedded"
 	"github.com/jwtcache/jwtcache/app/embedded/fxmodule"
 	"github.com/jwtcache/jwtcache/config"
+	"github.com/jwtcache/jwtcache/internal/credfile"
+	"github.com/jwtcache/jwtcache/internal/redact"
 	"github.com/jwtcache/jwtcache/ports"
 )
 
@@ -120,8 +122,8 @@ func newManagementServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, a
 	}
 	h := rest.NewManagementHandler(cache, rest.Options{Logger: logger, Auth: auth, Metrics: m.Handler(), Observer: m, TracerProvider: tp, Readiness: ready})
 	s := rest.NewServer(sc.ManagementAddr, h, logger)
-	s.SetLimits(rest.ManagementLimits)
-	lc.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
+	s.SetLimits(sc.ManagementLimits)
+	lc.Append(fx.Hook{OnStart: s.Start, OnStop: drainWithin(cfg.ShutdownCloseReserve(), s.Stop)})
 	return managementServer{s}
 }
 
@@ -135,19 +137,36 @@ func newServer(lc fx.Lifecycle, cfg config.Config, cache *app.Cache, auth *rest.
 	s := rest.NewServer(sc.Addr, h, logger)
 	s.SetLimits(sc.Limits)
 	s.DrainFirst(ready, 0)
-	lc.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
+	lc.Append(fx.Hook{OnStart: s.Start, OnStop: drainWithin(cfg.ShutdownCloseReserve(), s.Stop)})
 	return s
+}
+
+// drainWithin is stop bounded by the stop's deadline less reserve: fx
+// runs no further stop hook once the stop's context has ended, so a drain
+// that took all of it would leave the cache unclosed and its renewal
+// locks held until they expire. The listeners stop first (their hooks
+// come last); the cache, the store and the exporters have the reserve.
+func drainWithin(reserve time.Duration, stop func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, deadline.Add(-reserve))
+			defer cancel()
+		}
+		return stop(ctx)
+	}
 }
 
 // serverConfig is where and how the REST listeners listen.
 type serverConfig struct {
-	Addr           string
-	Limits         rest.Limits
-	ManagementAddr string // empty: no management listener
+	Addr             string
+	Limits           rest.Limits
+	ManagementAddr   string // empty: no management listener
+	ManagementLimits rest.Limits
 }
 
-// restServerConfig maps the SERVER_* and MANAGEMENT_PORT keys onto the
-// REST adapter's listeners.
+// restServerConfig maps the SERVER_* and MANAGEMENT_* keys onto the REST
+// adapter's listeners.
 func restServerConfig(cfg config.Config) serverConfig {
 	s := cfg.Server
 	return serverConfig{
@@ -159,8 +178,19 @@ func restServerConfig(cfg config.Config) serverConfig {
 			MaxHeaderBytes: s.MaxHeaderBytes,
 			MaxConnections: s.MaxConnections,
 		},
-		ManagementAddr: s.ManagementAddr(),
+		ManagementAddr:   s.ManagementAddr(),
+		ManagementLimits: managementLimits(s),
 	}
+}
+
+// managementLimits are the REST adapter's management limits with
+// MANAGEMENT_MAX_CONNECTIONS, when set.
+func managementLimits(s config.ServerConfig) rest.Limits {
+	l := rest.ManagementLimits
+	if s.ManagementMaxConnections > 0 {
+		l.MaxConnections = s.ManagementMaxConnections
+	}
+	return l
 }
 
 // restAuthOptions maps the API keys of cfg onto the REST adapter's access
@@ -207,8 +237,9 @@ func logStarted(lc fx.Lifecycle, cfg config.Config, srv *rest.Server, mgmt manag
 		attrs := []any{
 			"addr", srv.Addr(),
 			"cache", string(cfg.Cache.Type),
-			"tokenService", cfg.TokenService.URL,
-			"issuer", cfg.TokenService.IssuerURL,
+			// scheme://host/path: a query may hold a secret.
+			"tokenService", redact.URL(cfg.TokenService.URL),
+			"issuer", redact.URL(cfg.TokenService.IssuerURL),
 			"clientId", cfg.TokenService.ClientID,
 			"renewalBuffer", cfg.Cache.RenewalBuffer,
 			"version", version,

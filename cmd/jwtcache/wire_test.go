@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"go.uber.org/fx"
@@ -107,5 +109,50 @@ func TestWiringPortInUseFailsStart(t *testing.T) {
 	if err := fxApp.Start(t.Context()); err == nil {
 		_ = fxApp.Stop(t.Context())
 		t.Fatal("Start succeeded on a port in use")
+	}
+}
+
+// TestManagementServerConfig: MANAGEMENT_ADDRESS and
+// MANAGEMENT_MAX_CONNECTIONS reach the management listener, which keeps
+// the REST adapter's other management limits; the documented default cap
+// is the adapter's.
+func TestManagementServerConfig(t *testing.T) {
+	sc := restServerConfig(wireConfig(t, "MANAGEMENT_PORT=0", "MANAGEMENT_ADDRESS=127.0.0.2", "MANAGEMENT_MAX_CONNECTIONS=7"))
+	if sc.ManagementAddr != "127.0.0.2:0" || sc.Addr != "127.0.0.1:0" {
+		t.Errorf("addresses %q and %q", sc.ManagementAddr, sc.Addr)
+	}
+	want := rest.ManagementLimits
+	want.MaxConnections = 7
+	if sc.ManagementLimits != want {
+		t.Errorf("management limits %+v, want %+v", sc.ManagementLimits, want)
+	}
+	if sc := restServerConfig(wireConfig(t, "MANAGEMENT_PORT=0")); sc.ManagementLimits != rest.ManagementLimits {
+		t.Errorf("default management limits %+v, want %+v", sc.ManagementLimits, rest.ManagementLimits)
+	}
+	for _, k := range config.Keys() {
+		if k.Env == "MANAGEMENT_MAX_CONNECTIONS" && k.Default != strconv.Itoa(rest.DefaultManagementMaxConnections) {
+			t.Errorf("MANAGEMENT_MAX_CONNECTIONS documented default %q, the REST adapter's is %d", k.Default, rest.DefaultManagementMaxConnections)
+		}
+	}
+}
+
+// TestDrainWithin: a listener's stop ends reserve before the stop's
+// deadline, leaving the rest to the hooks after it; without a deadline it
+// has none either.
+func TestDrainWithin(t *testing.T) {
+	var got time.Time
+	var had bool
+	stop := drainWithin(7*time.Second, func(ctx context.Context) error {
+		got, had = ctx.Deadline()
+		return nil
+	})
+	deadline := time.Now().Add(50 * time.Second)
+	ctx, cancel := context.WithDeadline(t.Context(), deadline)
+	defer cancel()
+	if err := stop(ctx); err != nil || !had || !got.Equal(deadline.Add(-7*time.Second)) {
+		t.Errorf("drain deadline %v (%v), want %v", got, had, deadline.Add(-7*time.Second))
+	}
+	if err := stop(context.Background()); err != nil || had {
+		t.Errorf("a drain without a stop deadline got one: %v", got)
 	}
 }

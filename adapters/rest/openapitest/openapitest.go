@@ -131,8 +131,10 @@ func (d *Doc) Operations() []string {
 }
 
 // Match returns the document's path template matching the concrete path
-// (a {param} segment matches any one non-empty segment), or false.
+// (a {param} segment matches any one non-empty segment; a query is
+// ignored), or false.
 func (d *Doc) Match(path string) (string, bool) {
+	path, _, _ = strings.Cut(path, "?")
 	paths, _ := d.root["paths"].(map[string]any)
 	segs := strings.Split(path, "/")
 	for _, tmpl := range slices.Sorted(maps.Keys(paths)) {
@@ -168,7 +170,8 @@ func (d *Doc) Operation(method, tmpl string) (map[string]any, error) {
 
 // CheckResponse checks an answer to method on the concrete path: the
 // document must describe the status (or have a default response), the
-// content type, and, for JSON, the body, field by field.
+// content type, and, for JSON, the body, field by field. A response
+// documented without content must have no body.
 func (d *Doc) CheckResponse(method, path string, status int, contentType string, body []byte) error {
 	tmpl, ok := d.Match(path)
 	if !ok {
@@ -195,11 +198,18 @@ func (d *Doc) CheckOperationResponse(op map[string]any, name string, status int,
 	if err != nil {
 		return err
 	}
+	content, _ := resp["content"].(map[string]any)
+	if len(content) == 0 {
+		// Documented without a body (a redirect): there must be none.
+		if len(body) > 0 {
+			return fmt.Errorf("openapitest: %s %d: documented without content, but the body has %d bytes", name, status, len(body))
+		}
+		return nil
+	}
 	media, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return fmt.Errorf("openapitest: %s %d: content type %q: %w", name, status, contentType, err)
 	}
-	content, _ := resp["content"].(map[string]any)
 	mt, ok := content[media].(map[string]any)
 	if !ok {
 		return fmt.Errorf("openapitest: %s %d: content type %s is not documented (documented: %v)",

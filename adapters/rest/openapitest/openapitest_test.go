@@ -17,6 +17,9 @@ const testDoc = `{
     }}},
     "/text": {"get": {"responses": {
       "200": {"content": {"text/plain": {"schema": {"type": "string"}}}}
+    }}},
+    "/moved": {"get": {"responses": {
+      "302": {"description": "elsewhere", "headers": {"Location": {"schema": {"type": "string"}}}}
     }}}
   },
   "components": {
@@ -102,6 +105,9 @@ func TestCheckResponse(t *testing.T) {
 		{"oneOf second", "/either", 200, jsonCT, `{"exists":false}`, ""},
 		{"oneOf none", "/either", 200, jsonCT, `{"exists":false,"n":1}`, "matches 0 of the oneOf"},
 		{"text", "/text", 200, "text/plain; version=0.0.4", "up 1\n", ""},
+		{"query ignored", "/things/x?limit=1", 200, jsonCT, good, ""},
+		{"no content", "/moved", 302, "", "", ""},
+		{"body where none is documented", "/moved", 302, "text/html", "<a>moved</a>", "documented without content"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,7 +130,7 @@ func TestMatchAndOperations(t *testing.T) {
 	if _, ok := d.Match("/things/"); ok {
 		t.Fatal("an empty segment matched a parameter")
 	}
-	if got := strings.Join(d.Operations(), ","); got != "GET /either,GET /text,GET /things/{name}" {
+	if got := strings.Join(d.Operations(), ","); got != "GET /either,GET /moved,GET /text,GET /things/{name}" {
 		t.Fatalf("Operations = %s", got)
 	}
 }

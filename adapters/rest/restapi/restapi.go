@@ -60,6 +60,12 @@ const (
 	CodeBodyNotAllowed          = "request_body_not_allowed"
 	CodeTooManyServices         = "too_many_services"
 	CodeRateLimited             = "rate_limited"
+	// CodeInvalidParameter: a query parameter or header has a value the
+	// API cannot use (GET /status paging, includeToken, Last-Event-ID).
+	CodeInvalidParameter = "invalid_parameter"
+	// CodeTooManyStreams: the event feed already serves as many streams
+	// as it may.
+	CodeTooManyStreams = "too_many_streams"
 )
 
 // TokenStatus describes a cached token without the credential: the fields
@@ -80,6 +86,9 @@ type TokenStatus struct {
 	IsCacheExpired          bool      `json:"isCacheExpired"`
 	NeedsRenewal            bool      `json:"needsRenewal"`
 	IsRenewing              bool      `json:"isRenewing"`
+	// BoundToCertificate is true for a certificate-bound token (RFC 8705,
+	// a cnf claim with x5t#S256); absent otherwise. Not in the guide.
+	BoundToCertificate bool `json:"boundToCertificate,omitempty"`
 }
 
 // TokenResponse is the answer of GET TokenPath/{serviceName} and, with a
@@ -89,10 +98,7 @@ type TokenResponse struct {
 	Message     string `json:"message,omitempty"`
 	AccessToken string `json:"accessToken"`
 	TokenStatus
-	// BoundToCertificate is true for a certificate-bound token (RFC 8705,
-	// a cnf claim with x5t#S256); absent otherwise. Not in the guide.
-	BoundToCertificate bool      `json:"boundToCertificate,omitempty"`
-	Timestamp          time.Time `json:"timestamp"`
+	Timestamp time.Time `json:"timestamp"`
 }
 
 // ErrorResponse is the one shape of every error answer.

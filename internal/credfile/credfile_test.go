@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jwtcache/jwtcache/adapters/credfile"
+	"github.com/jwtcache/jwtcache/internal/credfile"
 	"github.com/jwtcache/jwtcache/ports/clocktest"
 )
 
