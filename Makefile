@@ -49,10 +49,10 @@ test: vet
 test-short:
 	$(GO) test -race -short -count=1 $(PKGS)
 
-# The benchmark report (about two minutes): every figure beside its baseline,
-# measured in one run, written to BENCHMARKS.md with its SVG charts in
-# docs/bench/; then the packages' Go
-# benchmarks (in-process hit vs x/oauth2, REST handler vs bare Gin, ...).
+# The benchmark report (about six minutes, four of them the fleet-scale
+# section): every figure beside its baseline, measured in one run, written
+# to BENCHMARKS.md with its SVG charts in docs/bench/; then the packages'
+# Go benchmarks (in-process hit vs x/oauth2, REST handler vs bare Gin, ...).
 bench:
 	$(GO) run ./cmd/benchreport -out BENCHMARKS.md
 	$(GO) test -run "^$$" -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/jwtcache/jwtcache/domain"
+	"github.com/jwtcache/jwtcache/ports"
 )
 
 // Cache is the token cache: it hands out tokens per service name, fetches
@@ -29,6 +30,10 @@ type Cache struct {
 	policy  domain.RenewalPolicy
 	backoff domain.Backoff // between retries of a failing fetch
 	origin  string         // this Cache's id on the change feed
+	// resyncPending is set when the feed missed changes; the next
+	// safety-net check clears it and catches up (see resync).
+	resyncPending atomic.Bool
+	lifeNoted     atomic.Bool // the MaxLife notice is logged (see noteLife)
 
 	// entries maps a service name to its entry; a hit reads it without a
 	// lock. An entry is never replaced while present.
@@ -237,6 +242,6 @@ func (s *Cache) Evict(ctx context.Context, service string) (Eviction, error) {
 		s.counters.evictions.Add(1)
 		s.emit(Event{Type: EventEvicted, Service: service, ExpiresAt: ev.Token.ExpiresAt})
 	}
-	s.publish(service)
+	s.publish(ports.Change{Service: service, Removed: true})
 	return ev, nil
 }

@@ -100,20 +100,27 @@ func (e *entry) notifyChanged() {
 	e.changed = make(chan struct{})
 }
 
-// waitChange waits for a change of the entry's token, at most d.
-func (e *entry) waitChange(ctx context.Context, d time.Duration) error {
+// changes returns a channel closed at the next change of the entry's
+// token.
+func (e *entry) changes() <-chan struct{} {
 	e.mu.Lock()
-	ch := e.changed
-	e.mu.Unlock()
+	defer e.mu.Unlock()
+	return e.changed
+}
+
+// waitChange waits for changed (from changes) to close, at most d, and
+// reports whether it did.
+func waitChange(ctx context.Context, changed <-chan struct{}, d time.Duration) (bool, error) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-ch:
+	case <-changed:
+		return true, nil
 	case <-t.C:
+		return false, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	}
-	return nil
 }
 
 // isRenewing reports whether a fetch for the entry's service runs in this

@@ -41,58 +41,116 @@ func (s *Cache) subscribe() {
 	}
 }
 
-// onChange follows another replica's change of a service's token: the near
-// cache takes the store's token, or drops its own when the store has none.
-// This Cache's own changes are ignored: it installed them already, and
-// reading them back would cost a store read per change and, when the store
-// refused the write, drop the only copy.
+// onChange follows another replica's change of a service's token from the
+// notification alone: the near cache takes the token it carries, when newer
+// than its own, or drops its own on a removal. Only a bare hint (from a
+// replica of an earlier version) costs a store read. This Cache's own
+// changes are ignored: it installed them already. A notice that changes
+// were missed marks every token held here for one store read at the next
+// safety-net check (see resync).
 func (s *Cache) onChange(c ports.Change) {
+	if c.Missed {
+		s.resyncPending.Store(true)
+		return
+	}
 	if c.Origin == s.origin {
 		return
 	}
-	service := c.Service
-	e := s.entry(service)
+	e := s.entry(c.Service)
 	if e == nil || s.closed.Load() {
-		return
+		return // not held here: nothing to follow
 	}
-	ctx, cancel := s.storeCtx(s.ctx)
-	defer cancel()
-	tok, err := s.opt.Store.Get(ctx, service)
 	switch {
-	case errors.Is(err, domain.ErrNotFound):
-		if e.isRenewing() {
-			break // our own fetch will fill it
-		}
-		e.cur.Store(nil)
-		e.stopTimer()
-	case err != nil:
-		s.log.Warn("change notification: store read failed", "service", service, "err", err)
-		return
+	case c.Removed:
+		s.dropNear(e)
+	case c.Token != nil:
+		s.offer(e, *c.Token)
 	default:
-		// Only a newer token replaces ours: the store can hold an older one
-		// when a write of ours failed.
-		if cur := e.cur.Load(); cur == nil || (cur.tok.AccessToken != tok.AccessToken && !tok.IssuedAt.Before(cur.tok.IssuedAt)) {
-			if !tok.Expired(s.opt.Clock.Now()) {
-				s.install(e, tok)
-			}
-		}
+		s.reread(e)
 	}
 	e.notifyChanged()
 }
 
-// publish tells the other replicas that service's token changed.
-func (s *Cache) publish(service string) {
+// offer installs tok in e when it is newer than e's token: never a token
+// issued earlier (a late or replayed notification, or a store holding an
+// older one after a write of ours failed), never an expired one.
+func (s *Cache) offer(e *entry, tok domain.Token) {
+	cur := e.cur.Load()
+	if cur != nil && (cur.tok.AccessToken == tok.AccessToken || tok.IssuedAt.Before(cur.tok.IssuedAt)) {
+		return
+	}
+	if !tok.Expired(s.opt.Clock.Now()) {
+		s.install(e, tok)
+	}
+}
+
+// dropNear forgets e's token after it was removed from the store, unless a
+// fetch of this process is under way and will fill it.
+func (s *Cache) dropNear(e *entry) {
+	if e.isRenewing() {
+		return
+	}
+	e.cur.Store(nil)
+	e.stopTimer()
+}
+
+// reread makes e follow the store: its token when newer, nothing when the
+// store has none.
+func (s *Cache) reread(e *entry) {
+	ctx, cancel := s.storeCtx(s.ctx)
+	defer cancel()
+	tok, err := s.opt.Store.Get(ctx, e.service)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		s.dropNear(e)
+	case err != nil:
+		s.log.Warn("store read failed; the near cache may lag", "service", e.service, "err", err)
+	default:
+		s.offer(e, tok)
+	}
+}
+
+// resync is the catch-up after the feed missed changes: each token held
+// here is read once from the store, so that a removal or forced refresh
+// announced meanwhile is not served past the next safety-net check. It
+// runs from the check, not at the reconnect, so that a fleet reconnecting
+// together (a Redis restart) spreads its reads over the check's jittered
+// period instead of reading everything at once. Renewals missed meanwhile
+// need no read: a token's own renewal reads the store anyway. Tokens being
+// fetched right now are skipped: their fetch reads the store.
+func (s *Cache) resync() {
+	if !s.resyncPending.Swap(false) {
+		return
+	}
+	n := 0
+	for _, e := range s.snapshot() {
+		if s.ctx.Err() != nil {
+			return
+		}
+		if e.cur.Load() == nil || e.isRenewing() {
+			continue
+		}
+		s.reread(e)
+		e.notifyChanged()
+		n++
+	}
+	s.log.Info("caught up with the store after missed change notifications", "tokens", n)
+}
+
+// publish tells the other replicas about c, a change of this Cache.
+func (s *Cache) publish(c ports.Change) {
 	ctx, cancel := s.storeCtx(context.WithoutCancel(s.ctx))
 	defer cancel()
-	s.publishCtx(ctx, service)
+	s.publishCtx(ctx, c)
 }
 
 // publishCtx is publish within ctx.
-func (s *Cache) publishCtx(ctx context.Context, service string) {
+func (s *Cache) publishCtx(ctx context.Context, c ports.Change) {
 	if s.opt.Feed == nil {
 		return
 	}
-	if err := s.opt.Feed.Publish(ctx, ports.Change{Service: service, Origin: s.origin}); err != nil {
-		s.log.Warn("change notification not sent; other replicas will catch up from the store", "service", service, "err", err)
+	c.Origin = s.origin
+	if err := s.opt.Feed.Publish(ctx, c); err != nil {
+		s.log.Warn("change notification not sent; other replicas will catch up from the store", "service", c.Service, "err", err)
 	}
 }

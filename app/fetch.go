@@ -17,7 +17,8 @@ import (
 //  2. reads the shared store: another replica may have fetched already;
 //  3. takes the service's renewal lock, so that one renewer in the fleet
 //     calls the token service; a replica finding the lock held waits for the
-//     holder's token (woken by the change feed, else polling the store);
+//     holder's token, which the holder's change notification carries (the
+//     store is read only when no notification came for a while);
 //  4. holding the lock, reads the store once more (the previous holder may
 //     just have finished), then calls the token service, writes the token
 //     to the store, installs it here and announces it to the other replicas;
@@ -139,12 +140,20 @@ func (f *fetch) run() (*cached, error) {
 		f.offerFallback(tok)
 	}
 
-	poll := defaultPollInterval
+	poll, maxPoll := defaultPollInterval, maxPollInterval
+	if s.opt.Feed != nil {
+		// The holder's notification carries its token; the store is only
+		// the fallback for a notification lost.
+		poll = feedPollInterval
+	}
 	for {
 		if f.storeErr != nil {
 			// The store failed: this replica fetches on its own.
 			return f.result(f.issue())
 		}
+		// Taken before the lock, so that a notification arriving between
+		// a failed TryLock and the wait still wakes it.
+		changed := f.e.changes()
 		unlock, err := f.tryLock()
 		switch {
 		case err == nil:
@@ -162,14 +171,18 @@ func (f *fetch) run() (*cached, error) {
 			s.log.Warn("renewal lock unavailable; renewing without it", "service", f.service, "err", err)
 			return f.result(f.issue())
 		}
-		if err := f.e.waitChange(f.ctx, poll); err != nil {
+		woke, err := waitChange(f.ctx, changed, poll)
+		if err != nil {
 			return f.failed(err)
 		}
-		poll = min(poll*2, maxPollInterval)
 		now := s.opt.Clock.Now()
 		if c := f.e.cur.Load(); c != nil && c != f.old && f.acceptable(c.tok, now) {
-			return c, nil
+			return c, nil // the holder's token, from its notification
 		}
+		if woke {
+			continue // some other change: try the lock again
+		}
+		poll = min(poll*2, maxPoll)
 		if tok, ok := f.read(); ok && f.acceptable(tok, now) {
 			if c := f.take(tok); c != nil {
 				return c, nil
@@ -286,15 +299,18 @@ func (f *fetch) issue() (*cached, error) {
 	}
 	s.emit(Event{Type: f.kind.succeeded(), Service: f.service, ExpiresAt: tok.ExpiresAt})
 	f.e.failures.Store(0)
-	c := s.install(f.e, tok)
+	// The fetcher renews the token it fetched; replicas that take it from
+	// the store or its notification stand by (see install).
+	c := s.installAt(f.e, tok, s.policy.RenewAt(tok, s.opt.Jitter()))
+	s.noteLife(tok)
 	// Then the store and the other replicas learn of it, before the lock
-	// is released, so that a replica waiting for it finds it. A token the
-	// store refused is not announced: the others would read the store's
-	// older token, or none, and drop theirs.
+	// is released, so that a replica waiting for it finds it. The
+	// notification carries the token, so it is sent even when the store
+	// refused it: the others take it from the notification, never the
+	// store's older token or its absence.
 	f.afterStore(func(ctx context.Context) {
-		if s.write(ctx, f.service, tok) {
-			s.publishCtx(ctx, f.service)
-		}
+		s.write(ctx, f.service, tok)
+		s.publishCtx(ctx, ports.Change{Service: f.service, Token: &tok})
 	})
 	return c, nil
 }
@@ -396,14 +412,24 @@ func (s *Cache) retryDelay(n int32, err error) time.Duration {
 	return s.backoff.Delay(int(n), s.opt.Jitter(), retryAfter)
 }
 
-// install makes tok the near cache's token for e and schedules its renewal.
+// install makes tok, which another replica fetched (it comes from the
+// store or a notification), the near cache's token for e, and schedules its
+// renewal as a back-up: after the fetcher's, so that one replica renews
+// each token and the others take the result from its notification, at no
+// Redis cost (domain.RenewalPolicy.BackupRenewAt).
 func (s *Cache) install(e *entry, tok domain.Token) *cached {
+	return s.installAt(e, tok, s.policy.BackupRenewAt(tok, s.opt.Jitter()))
+}
+
+// installAt makes tok the near cache's token for e and schedules its
+// renewal at renewAt.
+func (s *Cache) installAt(e *entry, tok domain.Token, renewAt time.Time) *cached {
 	c := &cached{
 		tok:            tok,
 		bearer:         tok.AuthorizationHeader(),
 		cacheExpiresAt: s.policy.CacheExpiresAt(tok),
 		servableUntil:  s.policy.ServableUntil(tok),
-		renewAt:        s.policy.RenewAt(tok, s.opt.Jitter()),
+		renewAt:        renewAt,
 	}
 	if prev := e.cur.Swap(c); prev != nil && prev.tok.AccessToken != tok.AccessToken {
 		e.lastRenewed.Store(s.opt.Clock.Now().UnixNano())

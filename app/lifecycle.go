@@ -1,8 +1,6 @@
 package app
 
 import (
-	"time"
-
 	"github.com/jwtcache/jwtcache/domain"
 )
 
@@ -66,18 +64,4 @@ func (s *Cache) goBackground(fn func()) bool {
 		fn()
 	}()
 	return true
-}
-
-// every runs fn each period until Close.
-func (s *Cache) every(period time.Duration, fn func()) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
 }

@@ -21,16 +21,21 @@ const (
 	DefaultMinBackoff      = time.Second
 	DefaultMaxBackoff      = 30 * time.Second
 	// defaultPollInterval is how often a replica waiting for another
-	// replica's renewal looks at the store when no change notification
-	// wakes it earlier.
+	// replica's renewal looks at the store when it has no change feed,
+	// doubling up to maxPollInterval.
 	defaultPollInterval = 50 * time.Millisecond
 	maxPollInterval     = 500 * time.Millisecond
+	// feedPollInterval is how long a replica with a change feed waits for
+	// the renewing replica's notification before it reads the store in case
+	// the notification was lost, doubling up to maxPollInterval. A
+	// notification normally arrives within milliseconds of the renewal.
+	feedPollInterval = 250 * time.Millisecond
 )
 
 // Options configures a Cache. Issuer, Store and Locker are required; every
 // other field is optional and has a documented default. The bundled stores
-// are also the locker, the feed and the pinger: pass the store in each of
-// those fields.
+// are also the locker, the feed, the pruner and the pinger: pass the store
+// in each of those fields.
 type Options struct {
 	// Issuer obtains tokens from the token service. Required.
 	Issuer ports.TokenIssuer
@@ -44,20 +49,29 @@ type Options struct {
 	// Optional: none, and a replica then sees another's change only when it
 	// next reads the store.
 	Feed ports.ChangeFeed
+	// Pruner removes what expired from the shared store, at every cleanup,
+	// without reading tokens. Optional: none, and the cleanup then tidies
+	// only this process's near cache (a store whose entries expire by
+	// themselves needs nothing more).
+	Pruner ports.Pruner
 	// Pinger checks the store for Health. Optional: none, and Health then
 	// reports the store UP.
 	Pinger ports.Pinger
 	// Clock is the source of the current time. Optional: the system clock.
 	Clock ports.Clock
-	// Policy holds the renewal buffer. Optional: a buffer of
-	// domain.DefaultRenewalBuffer.
+	// Policy holds the renewal buffer and the longest cached life of a
+	// token (MaxLife: give it the store's cap, CACHE_TTL, so that tokens are
+	// renewed before the store drops them). Optional: a buffer of
+	// domain.DefaultRenewalBuffer and no cap.
 	Policy *domain.RenewalPolicy
-	// CheckInterval is the period of the safety-net renewal check. Renewal
-	// timing does not depend on it: each token has its own timer. Optional:
-	// DefaultCheckInterval.
+	// CheckInterval is the period of the safety-net renewal check, jittered
+	// per replica like CleanupInterval. Renewal timing does not depend on
+	// it: each token has its own timer. Optional: DefaultCheckInterval.
 	CheckInterval time.Duration
-	// CleanupInterval is the period of the task removing expired tokens.
-	// Optional: DefaultCleanupInterval.
+	// CleanupInterval is the period of the task removing expired tokens:
+	// the first run comes after a random share of it, the next ones every
+	// CleanupInterval ± 10 %, so that replicas started together do not
+	// clean up together. Optional: DefaultCleanupInterval.
 	CleanupInterval time.Duration
 	// IdleTimeout stops renewing a token nobody asked this process for in
 	// that long; it stays cached until it expires. Optional:

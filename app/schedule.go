@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"time"
+
+	"github.com/jwtcache/jwtcache/domain"
 )
 
 // renewInBackground is run by a token's timer: it renews the token unless
@@ -40,8 +42,10 @@ const timerSlack = time.Second
 
 // checkRenewals is the safety net: any token whose renewal timer should
 // have fired but did not (a suspended process, a clock jump) is renewed now.
+// It is also where the near cache catches up after the feed missed changes.
 func (s *Cache) checkRenewals() {
 	s.entries.publish() // services first asked for since the last batch get lock-free hits
+	s.resync()
 	now := s.opt.Clock.Now()
 	for _, e := range s.snapshot() {
 		c := e.cur.Load()
@@ -54,8 +58,10 @@ func (s *Cache) checkRenewals() {
 	}
 }
 
-// cleanup drops expired tokens from the near cache and the store, and
-// forgets idle services with nothing cached.
+// cleanup drops expired tokens from the near cache, forgets idle services
+// with nothing cached, and has the store prune what expired there. It reads
+// no token from the store: Redis expires token values by itself, and
+// Pruner.Prune works from the index's scores alone.
 func (s *Cache) cleanup() {
 	now := s.opt.Clock.Now()
 	var forget []*entry
@@ -73,18 +79,54 @@ func (s *Cache) cleanup() {
 			e.stopTimer()
 		}
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.opt.FetchTimeout)
-	defer cancel()
-	all, err := s.opt.Store.List(ctx)
-	if err != nil {
-		s.log.Warn("cleanup could not list the store", "err", err)
+	if s.opt.Pruner == nil {
 		return
 	}
-	for _, en := range all {
-		if en.Token.Expired(now) {
-			if _, err := s.opt.Store.Delete(ctx, en.Service); err != nil {
-				s.log.Warn("cleanup could not delete an expired token", "service", en.Service, "err", err)
-			}
+	ctx, cancel := context.WithTimeout(s.ctx, s.opt.FetchTimeout)
+	defer cancel()
+	if n, err := s.opt.Pruner.Prune(ctx); err != nil {
+		s.log.Warn("cleanup could not prune the store", "err", err)
+	} else if n > 0 {
+		s.log.Debug("cleanup pruned expired entries from the store", "entries", n)
+	}
+}
+
+// periodJitter is the most a period of the background work strays from its
+// nominal length, either way, as a share of it.
+const periodJitter = 0.1
+
+// every runs fn about each period until Close: first after a random share
+// of the period, then every period ± periodJitter. Replicas started
+// together (a fleet rolled out at once) thus do not act in lockstep, and do
+// not drift back into it.
+func (s *Cache) every(period time.Duration, fn func()) {
+	t := time.NewTimer(time.Duration(float64(period) * s.opt.Jitter()))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			fn()
+			t.Reset(jitteredPeriod(period, s.opt.Jitter()))
 		}
 	}
+}
+
+// jitteredPeriod is period stretched by up to ± periodJitter: j in [0, 1)
+// maps onto [-periodJitter, +periodJitter).
+func jitteredPeriod(period time.Duration, j float64) time.Duration {
+	return period + time.Duration(float64(period)*periodJitter*(2*j-1))
+}
+
+// noteLife says once, at the first token that shows it, that the policy's
+// MaxLife (CACHE_TTL) is shorter than the tokens the token service hands
+// out: each is then renewed when its cached life ends, earlier than its
+// expiry alone would need.
+func (s *Cache) noteLife(tok domain.Token) {
+	if !s.policy.LifeCapped(tok) || s.lifeNoted.Swap(true) {
+		return
+	}
+	s.log.Info("tokens outlive the cache's maximum life (CACHE_TTL): each is renewed when its cached life ends, before its expiry needs it",
+		"maxLife", s.policy.MaxLife, "tokenLifetime", tok.Lifetime(), "renewedWithin", s.policy.RenewBy(tok).Sub(tok.IssuedAt))
 }

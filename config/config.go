@@ -298,9 +298,11 @@ func splitSecretList(s Secret) []string {
 	return out
 }
 
-// RenewalPolicy is the domain policy for RenewalBuffer.
+// RenewalPolicy is the domain policy for RenewalBuffer, with TTL
+// (CACHE_TTL) as the longest cached life of a token: the stores drop a
+// token then, so the policy renews it ahead of that.
 func (c CacheConfig) RenewalPolicy() domain.RenewalPolicy {
-	return domain.RenewalPolicy{Buffer: c.RenewalBuffer}
+	return domain.RenewalPolicy{Buffer: c.RenewalBuffer, MaxLife: c.TTL}
 }
 
 // RedisMode is the Redis deployment to talk to, as go-redis's

@@ -190,5 +190,7 @@ func TestHelpers(t *testing.T) {
 	c.RedisAddrs()[0] = "changed"
 	eq(t, c.Redis.Addrs[0], "a:1")
 	eq(t, Default().Cache.RenewalPolicy().Buffer, 20*time.Second)
+	// CACHE_TTL is the longest cached life the renewal policy plans for.
+	eq(t, Default().Cache.RenewalPolicy().MaxLife, 30*time.Minute)
 	eq(t, TokenServiceConfig{}.Configured(), false)
 }

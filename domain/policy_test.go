@@ -137,3 +137,109 @@ func TestNormalizeTokenType(t *testing.T) {
 		}
 	}
 }
+
+func TestCachedUntilIsTheEarlierOfExpiryAndFetchPlusMaxLife(t *testing.T) {
+	tok := token(time.Hour)
+	tests := []struct {
+		name    string
+		tok     domain.Token
+		maxLife time.Duration
+		want    time.Time
+	}{
+		{"no cap", tok, 0, tok.ExpiresAt},
+		{"negative is no cap", tok, -time.Minute, tok.ExpiresAt},
+		{"cap shorter than the lifetime", tok, 30 * time.Minute, t0.Add(30 * time.Minute)},
+		{"cap 1ns shorter than the lifetime", tok, time.Hour - time.Nanosecond, tok.ExpiresAt.Add(-time.Nanosecond)},
+		{"cap exactly the lifetime", tok, time.Hour, tok.ExpiresAt},
+		{"cap 1ns longer than the lifetime", tok, time.Hour + time.Nanosecond, tok.ExpiresAt},
+		{"no IssuedAt: expiry alone", domain.Token{AccessToken: "x", ExpiresAt: tok.ExpiresAt}, time.Minute, tok.ExpiresAt},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.tok.CachedUntil(tc.maxLife); !got.Equal(tc.want) {
+				t.Fatalf("CachedUntil(%v) = %v, want %v", tc.maxLife, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMaxLifeRenewsAheadOfTheEndOfTheCachedLife(t *testing.T) {
+	tok := token(time.Hour)
+	buffer := 20 * time.Second
+	bufferEdge := time.Hour - buffer // the guide's cacheExpiresAt
+	tests := []struct {
+		name       string
+		maxLife    time.Duration
+		renewBy    time.Time
+		lifeCapped bool
+	}{
+		{"no cap: the buffer decides", 0, t0.Add(bufferEdge), false},
+		{"guide's 30 min cap on a 1 h token", 30 * time.Minute, t0.Add(30 * time.Minute), true},
+		{"cap 1ns before the buffer", bufferEdge - time.Nanosecond, t0.Add(bufferEdge - time.Nanosecond), true},
+		{"cap exactly at the buffer", bufferEdge, t0.Add(bufferEdge), false},
+		{"cap 1ns after the buffer", bufferEdge + time.Nanosecond, t0.Add(bufferEdge), false},
+		{"cap longer than the token", 2 * time.Hour, t0.Add(bufferEdge), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := domain.RenewalPolicy{Buffer: buffer, MaxLife: tc.maxLife}
+			if got := p.RenewBy(tok); !got.Equal(tc.renewBy) {
+				t.Fatalf("RenewBy = %v, want %v", got, tc.renewBy)
+			}
+			if p.LifeCapped(tok) != tc.lifeCapped {
+				t.Fatalf("LifeCapped = %v, want %v", !tc.lifeCapped, tc.lifeCapped)
+			}
+			// Freshness is the guide's, whatever the cap.
+			if got := p.CacheExpiresAt(tok); !got.Equal(t0.Add(bufferEdge)) {
+				t.Fatalf("CacheExpiresAt = %v, want the guide's %v", got, t0.Add(bufferEdge))
+			}
+			// Renewal, by the fetcher or a back-up, starts ahead of the
+			// cached life's end, never after it.
+			end := tok.CachedUntil(tc.maxLife)
+			if w := p.RenewalWindowStart(tok); !w.Before(tc.renewBy) || w.Before(tok.IssuedAt) {
+				t.Fatalf("RenewalWindowStart = %v, want in [IssuedAt, %v)", w, tc.renewBy)
+			}
+			if at := p.RenewAt(tok, 0.999); !at.Before(end) {
+				t.Fatalf("RenewAt = %v, not before the store drops the token at %v", at, end)
+			}
+			if at := p.BackupRenewAt(tok, 0.999); !at.Before(end) || !at.Before(tc.renewBy) {
+				t.Fatalf("BackupRenewAt = %v, not before %v", at, tc.renewBy)
+			}
+		})
+	}
+}
+
+func TestBackupRenewalComesAfterTheFetchersAndBeforeTheBuffer(t *testing.T) {
+	p := domain.RenewalPolicy{Buffer: 20 * time.Second}
+	tok := token(time.Hour)
+	cacheExp := p.CacheExpiresAt(tok) // 59m40s; lead 10 s
+	latestLeader := p.RenewAt(tok, 0)
+	tests := []struct {
+		name   string
+		jitter float64
+		want   time.Time
+	}{
+		{"jitter 0: 0.6 lead before", 0, cacheExp.Add(-6 * time.Second)},
+		{"jitter 0.5", 0.5, cacheExp.Add(-4 * time.Second)},
+		{"jitter just under 1: 0.2 lead before", 0.999, cacheExp.Add(-2004 * time.Millisecond)},
+		{"negative jitter as 0", -1, cacheExp.Add(-6 * time.Second)},
+		{"jitter 1 as just under", 1, cacheExp.Add(-2004 * time.Millisecond)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := p.BackupRenewAt(tok, tc.jitter)
+			if !got.Equal(tc.want) {
+				t.Fatalf("BackupRenewAt = %v, want %v", got, tc.want)
+			}
+			if !got.After(latestLeader) {
+				t.Fatalf("BackupRenewAt %v is not after the latest RenewAt %v", got, latestLeader)
+			}
+			if !got.Before(cacheExp) {
+				t.Fatalf("BackupRenewAt %v is not before CacheExpiresAt %v", got, cacheExp)
+			}
+		})
+	}
+	if got, want := p.MeanRenewalAfter(tok), 59*time.Minute+25*time.Second; got != want {
+		t.Fatalf("MeanRenewalAfter = %v, want %v (1.5 leads before cacheExpiresAt)", got, want)
+	}
+}

@@ -34,6 +34,21 @@ type Token struct {
 // expires_in.
 func (t Token) Lifetime() time.Duration { return t.ExpiresAt.Sub(t.IssuedAt) }
 
+// CachedUntil is the end of t's cached life when a cache keeps a token at
+// most maxLife after it was fetched (CACHE_TTL): the earlier of ExpiresAt
+// and IssuedAt + maxLife. A maxLife of zero or less, or a token without an
+// IssuedAt, leaves ExpiresAt alone. Every store and the renewal policy use
+// it, so that a token is renewed before any store drops it.
+func (t Token) CachedUntil(maxLife time.Duration) time.Time {
+	if maxLife <= 0 || t.IssuedAt.IsZero() {
+		return t.ExpiresAt
+	}
+	if end := t.IssuedAt.Add(maxLife); end.Before(t.ExpiresAt) {
+		return end
+	}
+	return t.ExpiresAt
+}
+
 // IsZero reports whether t holds no token.
 func (t Token) IsZero() bool { return t.AccessToken == "" }
 

@@ -58,17 +58,30 @@ type RenewalLocker interface {
 }
 
 // ChangeFeed tells a replica that another replica changed or removed a
-// service's token, so that its in-process near cache can follow promptly.
+// service's token, so that its in-process near cache can follow promptly
+// without reading the store.
 //
 // Publish announces a change. Subscribe calls fn for every change published
 // by anyone (this replica included: the Origin tells them apart) until ctx
 // ends; it returns once the subscription is live. A feed may drop
-// notifications while its connection is down: the core treats it as a hint,
-// never as the truth. Publish rejects a Change that fails Validate, and
-// Subscribe never delivers one.
+// notifications while its connection is down; once it is back, it calls fn
+// with a Change whose Missed is set, so that the subscriber can catch up
+// from the store. Publish rejects a Change that fails Validate, or one
+// with Missed set; Subscribe never delivers a Change that fails Validate.
 type ChangeFeed interface {
 	Publish(ctx context.Context, c Change) error
 	Subscribe(ctx context.Context, fn func(Change)) error
+}
+
+// Pruner is implemented by stores that keep something besides the token
+// values that expiry alone does not remove (an index, say), or that drop
+// expired tokens only lazily.
+//
+// Prune removes what has expired without reading any token, and reports
+// how many entries it removed. It is idempotent and cheap, so that every
+// replica sharing a store may call it on its own schedule.
+type Pruner interface {
+	Prune(ctx context.Context) (int, error)
 }
 
 // MaxOriginLen is the longest Change.Origin accepted.
@@ -77,24 +90,44 @@ const MaxOriginLen = 64
 // ErrInvalidOrigin is wrapped by the error about a malformed Change.Origin.
 var ErrInvalidOrigin = errors.New("invalid change origin")
 
-// Change is one notification on a ChangeFeed: Service's token changed or
-// was removed, and the store holds the truth. It is a struct so that a
-// notification can carry more (the stored value, say) without changing the
-// port's methods.
+// ErrInvalidChange is wrapped by the error about a Change whose fields do
+// not go together.
+var ErrInvalidChange = errors.New("invalid change")
+
+// Change is one notification on a ChangeFeed: Service's token was replaced
+// by Token, or removed (Removed). A change with neither is a bare hint that
+// Service's token changed, the store holding the truth: what replicas of
+// earlier versions publish. Missed, alone, is the feed's own notice that
+// changes may have been lost.
 type Change struct {
 	// Service is the service whose token changed.
 	Service string
 	// Origin identifies the publisher, a random id per Cache, so that a
 	// replica can ignore its own notifications. Empty when the publisher
 	// did not say; such a change is nobody's own. At most MaxOriginLen
-	// ASCII letters, digits, '-' and '_'.
+	// ASCII letters, digits, '-' and '_'. A change carrying a Token or
+	// Removed has one.
 	Origin string
+	// Token is the token the publisher stored for Service, or nil.
+	Token *domain.Token
+	// Removed is true when Service's token was removed from the store.
+	Removed bool
+	// Missed is set, with every other field zero, only by a feed, on
+	// Subscribe's fn: the feed's connection was lost and is back, and
+	// changes published meanwhile were not delivered.
+	Missed bool
 }
 
-// Validate checks c's Service with domain.ValidateServiceName and its
-// Origin against the rule above; the error wraps
-// domain.ErrInvalidServiceName or ErrInvalidOrigin.
+// Validate checks c's Service with domain.ValidateServiceName, its Origin
+// against the rule above, and that its fields go together; the error wraps
+// domain.ErrInvalidServiceName, ErrInvalidOrigin or ErrInvalidChange.
 func (c Change) Validate() error {
+	if c.Missed {
+		if c != (Change{Missed: true}) {
+			return fmt.Errorf("%w: a missed-changes notice carries nothing else", ErrInvalidChange)
+		}
+		return nil
+	}
 	if err := domain.ValidateServiceName(c.Service); err != nil {
 		return err
 	}
@@ -106,6 +139,14 @@ func (c Change) Validate() error {
 		if (b < 'a' || b > 'z') && (b < 'A' || b > 'Z') && (b < '0' || b > '9') && b != '-' && b != '_' {
 			return fmt.Errorf("%w: only letters, digits, '-' and '_' allowed", ErrInvalidOrigin)
 		}
+	}
+	switch {
+	case c.Token != nil && c.Removed:
+		return fmt.Errorf("%w: a token and a removal at once", ErrInvalidChange)
+	case c.Token != nil && c.Token.IsZero():
+		return fmt.Errorf("%w: an empty token", ErrInvalidChange)
+	case (c.Token != nil || c.Removed) && c.Origin == "":
+		return fmt.Errorf("%w: a token or a removal without an origin", ErrInvalidChange)
 	}
 	return nil
 }

@@ -11,24 +11,32 @@ import (
 // subscriber is one Subscribe call. Publish never waits for it: changes
 // queue in pending and one goroutine per subscriber calls fn, so fn may call
 // back into the store (or into whoever published) without deadlocking, and a
-// slow fn delays only itself. A change already pending is not queued twice:
-// the feed is a hint that a service changed, and one hint per change still
-// undelivered is enough. That also bounds the queue by the number of
-// services times the number of publishers.
+// slow fn delays only itself. A change of a service from an origin replaces
+// the one still pending from the same origin, if any: the later change
+// supersedes it (a newer token, or the removal of the earlier one). That
+// bounds the queue by the number of services times the number of
+// publishers.
 type subscriber struct {
 	fn   func(ports.Change)
 	wake chan struct{} // capacity 1: "pending is not empty"
 
 	mu      sync.Mutex
-	pending []ports.Change            // guarded by mu; in publish order
-	queued  map[ports.Change]struct{} // guarded by mu; the changes in pending
+	pending []ports.Change    // guarded by mu; in publish order
+	queued  map[changeKey]int // guarded by mu; index in pending of each key's change
 }
 
+// changeKey is what a pending change supersedes an earlier one by.
+type changeKey struct{ service, origin string }
+
 // Publish announces c to every live subscriber of this store,
-// asynchronously.
+// asynchronously. The store never loses a change, so it never announces
+// missed ones.
 func (s *Store) Publish(_ context.Context, c ports.Change) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("memory: publish: %w", err)
+	}
+	if c.Missed {
+		return fmt.Errorf("memory: publish: %w: only a feed announces missed changes", ports.ErrInvalidChange)
 	}
 	s.subsMu.Lock()
 	defer s.subsMu.Unlock()
@@ -45,7 +53,7 @@ func (s *Store) Subscribe(ctx context.Context, fn func(ports.Change)) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory: subscribe: %w", err)
 	}
-	sub := &subscriber{fn: fn, wake: make(chan struct{}, 1), queued: make(map[ports.Change]struct{})}
+	sub := &subscriber{fn: fn, wake: make(chan struct{}, 1), queued: make(map[changeKey]int)}
 	s.subsMu.Lock()
 	s.subs[sub] = struct{}{}
 	s.subsMu.Unlock()
@@ -73,9 +81,12 @@ func (s *Store) Subscribe(ctx context.Context, fn func(ports.Change)) error {
 }
 
 func (sub *subscriber) enqueue(c ports.Change) {
+	k := changeKey{c.Service, c.Origin}
 	sub.mu.Lock()
-	if _, ok := sub.queued[c]; !ok {
-		sub.queued[c] = struct{}{}
+	if i, ok := sub.queued[k]; ok {
+		sub.pending[i] = c
+	} else {
+		sub.queued[k] = len(sub.pending)
 		sub.pending = append(sub.pending, c)
 	}
 	sub.mu.Unlock()

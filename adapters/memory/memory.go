@@ -1,11 +1,12 @@
 // Package memory is jwtcache's default store: tokens, renewal locks and the
 // change feed held in the process, for a single replica (or for tests).
 //
-// Expiry is lazy: a token is dropped by the Get or List that first finds it
-// gone (by the store's clock), and never returned after its ExpiresAt, nor
-// longer than MaxTTL after its Put (CACHE_TTL, as a Redis key's TTL bounds
-// it in the Redis store), whatever expiry it claims; a lock is free once
-// its ttl has passed. Nothing runs in the background
+// Expiry is lazy: a token is dropped by the Get, List or Prune that first
+// finds it gone (by the store's clock), and never returned after its
+// ExpiresAt, nor after the end of its cached life, MaxTTL after it was
+// fetched (Token.CachedUntil: CACHE_TTL, counted as the Redis store and the
+// renewal policy count it), whatever expiry it claims; a lock is free once
+// its ttl has passed, and dropped by the next Prune. Nothing runs in the background
 // except one goroutine per live Subscribe.
 package memory
 
@@ -24,6 +25,7 @@ var (
 	_ ports.RenewalLocker = (*Store)(nil)
 	_ ports.ChangeFeed    = (*Store)(nil)
 	_ ports.Pinger        = (*Store)(nil)
+	_ ports.Pruner        = (*Store)(nil)
 )
 
 // DefaultMaxTTL is how long a token stays at most when New is given no
@@ -65,8 +67,9 @@ type Store struct {
 	subs   map[*subscriber]struct{} // guarded by subsMu
 }
 
-// held is a stored token and the instant it leaves the store: its
-// ExpiresAt, or MaxTTL after its Put if that is sooner.
+// held is a stored token and the instant it leaves the store: the end of
+// its cached life, tok.CachedUntil(MaxTTL), and never more than MaxTTL
+// after its Put.
 type held struct {
 	tok   domain.Token
 	until time.Time
@@ -124,9 +127,11 @@ func (s *Store) Get(_ context.Context, service string) (domain.Token, error) {
 	return h.tok, nil
 }
 
-// Put replaces the token of service, to stay until it expires or for
-// MaxTTL, whichever is sooner. A token already expired removes the
-// service's token instead.
+// Put replaces the token of service, to stay until the end of its cached
+// life: its expiry, or MaxTTL after it was fetched (IssuedAt) if that is
+// sooner, and never more than MaxTTL after the Put (a token without an
+// IssuedAt, or one from a clock ahead of this one). A token already
+// expired removes the service's token instead.
 func (s *Store) Put(_ context.Context, service string, tok domain.Token) error {
 	if err := domain.ValidateServiceName(service); err != nil {
 		return fmt.Errorf("memory: put: %w", err)
@@ -138,9 +143,9 @@ func (s *Store) Put(_ context.Context, service string, tok domain.Token) error {
 		delete(s.tokens, service)
 		return nil
 	}
-	until := now.Add(s.maxTTL)
-	if tok.ExpiresAt.Before(until) {
-		until = tok.ExpiresAt
+	until := tok.CachedUntil(s.maxTTL)
+	if limit := now.Add(s.maxTTL); limit.Before(until) {
+		until = limit
 	}
 	s.tokens[service] = held{tok: tok, until: until}
 	return nil
@@ -175,6 +180,28 @@ func (s *Store) List(_ context.Context) ([]ports.Entry, error) {
 		entries = append(entries, ports.Entry{Service: service, Token: h.tok})
 	}
 	return entries, nil
+}
+
+// Prune drops every gone token and every expired lock, which Get and List
+// would otherwise drop only when they meet them, and reports how many
+// tokens it dropped.
+func (s *Store) Prune(_ context.Context) (int, error) {
+	now := s.clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for service, h := range s.tokens {
+		if h.gone(now) {
+			delete(s.tokens, service)
+			n++
+		}
+	}
+	for service, l := range s.locks {
+		if !now.Before(l.expires) {
+			delete(s.locks, service)
+		}
+	}
+	return n, nil
 }
 
 // TryLock takes the renewal lock of service for ttl, or returns an error

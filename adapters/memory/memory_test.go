@@ -20,7 +20,7 @@ func TestContractFakeClock(t *testing.T) {
 		clock := clocktest.NewFakeClock(epoch)
 		s := New(clock)
 		return storetest.Subject{
-			Store: s, Locker: s, Feed: s, Clock: clock, Advance: clock.Advance,
+			Store: s, Locker: s, Feed: s, Pruner: s, Clock: clock, Advance: clock.Advance,
 			// Replicas of an in-process store share the one Store.
 			Peer: func(*testing.T) storetest.Subject { return storetest.Subject{Store: s, Locker: s, Feed: s} },
 		}
@@ -31,7 +31,7 @@ func TestContractSystemClock(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Subject {
 		s := New(nil)
 		return storetest.Subject{
-			Store: s, Locker: s, Feed: s,
+			Store: s, Locker: s, Feed: s, Pruner: s,
 			Peer: func(*testing.T) storetest.Subject { return storetest.Subject{Store: s, Locker: s, Feed: s} },
 		}
 	})

@@ -9,8 +9,9 @@
 // `redis-cli keys "*jwt*"`) finds them, and the keys of one service share
 // the hash tag {S}, so they live in one cluster slot:
 //
-//	P:jwt:{S}:token  string  S's token (value format below). Expires (PX) with
-//	                         the token, or after Options.MaxTTL if sooner.
+//	P:jwt:{S}:token  string  S's token (value format below). Expires (PX) at
+//	                         the end of its cached life: with the token, or
+//	                         Options.MaxTTL after its IssuedAt if sooner.
 //	P:jwt:{S}:lock   string  S's renewal lock: a random owner id. Expires (PX)
 //	                         after the lock's ttl.
 //	P:jwt:{S}:floor  string  with encryption only: the issue time of S's latest
@@ -23,14 +24,17 @@
 //	                         (never less: ZADD GT). List reads it instead of
 //	                         scanning the key space.
 //	P:jwt:changes    channel pub/sub: each message is one change, the service
-//	                         name and the publisher's origin id, separated by
-//	                         a space ("kyc 9f86d081884c7d65"); see Publish.
+//	                         name, the publisher's origin id and what changed,
+//	                         separated by spaces ("kyc 9f86d081884c7d65 token
+//	                         <value as stored>", "... removed"); see feed.go.
 //
 // No command ever spans two slots: List reads the index, then GETs the token
 // keys in a pipeline, which the cluster client splits by node. Members whose
-// token key is gone are removed from the index lazily by List (a member is
-// removed only if its score is unchanged since List read it, so a concurrent
-// Put is never undone). Put writes the token key before the index and Delete
+// token key has expired are removed by Prune (and List) from their scores
+// alone, reading no token, once indexSkew past their score; members whose
+// key is gone for another reason are removed lazily by List (only if the
+// score is unchanged since List read it, so a concurrent Put is never
+// undone). Put writes the token key before the index and Delete
 // removes the index member before the key, so a race between them can leave
 // an index member without a key (harmless, cleaned by List) but never a token
 // that List cannot see.
@@ -107,6 +111,7 @@ var (
 	_ ports.RenewalLocker = (*Store)(nil)
 	_ ports.ChangeFeed    = (*Store)(nil)
 	_ ports.Pinger        = (*Store)(nil)
+	_ ports.Pruner        = (*Store)(nil)
 )
 
 const (
@@ -187,7 +192,8 @@ type Store struct {
 	log        *slog.Logger
 	codec      codec // jsonV1, or sealed when EncryptionKeys are set
 
-	corrupt atomic.Uint64
+	corrupt        atomic.Uint64
+	droppedChanges atomic.Uint64
 
 	mu     sync.Mutex
 	closed bool                       // guarded by mu

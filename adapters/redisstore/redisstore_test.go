@@ -157,7 +157,7 @@ func (b *backend) subjects(maxTTL time.Duration) func(t *testing.T) storetest.Su
 		t.Cleanup(func() { b.dropPrefix(t, prefix) })
 		replica := func(t *testing.T) storetest.Subject {
 			s := b.store(t, prefix, maxTTL)
-			return storetest.Subject{Store: s, Locker: s, Feed: s}
+			return storetest.Subject{Store: s, Locker: s, Feed: s, Pruner: s}
 		}
 		subj := replica(t)
 		subj.Peer = replica
@@ -285,14 +285,19 @@ func TestKeyTTLFollowsTokenAndMaxTTL(t *testing.T) {
 		for _, c := range []struct {
 			name    string
 			life    time.Duration
+			age     time.Duration // how long before the Put the token was fetched
 			wantMax time.Duration
 		}{
-			{"short-lived", 10 * time.Minute, 10 * time.Minute},
-			{"long-lived", 2 * time.Hour, 20 * time.Minute},
-			{"sub-millisecond", 5*time.Minute + 999*time.Microsecond, 5 * time.Minute},
+			{"short-lived", 10 * time.Minute, 0, 10 * time.Minute},
+			{"long-lived", 2 * time.Hour, 0, 20 * time.Minute},
+			{"sub-millisecond", 5*time.Minute + 999*time.Microsecond, 0, 5 * time.Minute},
+			// The cached life counts from the fetch, as the renewal policy
+			// does, not from the Put: both end at IssuedAt + MaxTTL.
+			{"fetched-earlier", 2 * time.Hour, 15 * time.Minute, 5 * time.Minute},
+			{"fetched-earlier-expiring-sooner", 19 * time.Minute, 15 * time.Minute, 4 * time.Minute},
 		} {
 			now := b.now()
-			tok := token(now, c.life, "secret")
+			tok := token(now.Add(-c.age), c.life, "secret")
 			if err := s.Put(ctx, c.name, tok); err != nil {
 				t.Fatal(err)
 			}

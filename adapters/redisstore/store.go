@@ -75,18 +75,22 @@ func (s *Store) Get(ctx context.Context, service string) (domain.Token, error) {
 	return tok, nil
 }
 
-// Put replaces the token of service. The key expires with the token, or
-// after MaxTTL if that is sooner; a token with less than a millisecond left
-// removes the service's token instead. A token holding invalid UTF-8 is
-// refused: the JSON value format could not give it back unchanged.
+// Put replaces the token of service. The key expires at the end of the
+// token's cached life, tok.CachedUntil(MaxTTL): with the token, or MaxTTL
+// after it was fetched (IssuedAt) if that is sooner, the instant the
+// renewal policy (domain.RenewalPolicy.MaxLife) renews it ahead of. A
+// token with less than a millisecond of cached life left removes the
+// service's token instead. A token holding invalid UTF-8 is refused: the
+// JSON value format could not give it back unchanged.
 func (s *Store) Put(ctx context.Context, service string, tok domain.Token) error {
 	if err := domain.ValidateServiceName(service); err != nil {
 		return fmt.Errorf("redisstore: put: %w", err)
 	}
 	now := s.clock.Now()
 	// Truncated to whole milliseconds (PX), so the key never outlives the
-	// token.
-	ttl := min(tok.ExpiresAt.Sub(now), s.maxTTL).Truncate(time.Millisecond)
+	// cached life. MaxTTL from now still bounds it when IssuedAt is missing
+	// or ahead of this replica's clock.
+	ttl := min(tok.CachedUntil(s.maxTTL).Sub(now), s.maxTTL).Truncate(time.Millisecond)
 	if ttl <= 0 {
 		if _, err := s.remove(ctx, service); err != nil {
 			return fmt.Errorf("redisstore: put %q: %w", service, err)
@@ -159,9 +163,8 @@ func (s *Store) remove(ctx context.Context, service string) (bool, error) {
 // List returns every readable token, in no particular order. It reads the
 // index, never the key space, and tidies the index as it goes.
 func (s *Store) List(ctx context.Context) ([]ports.Entry, error) {
-	floor := strconv.FormatInt(s.clock.Now().Add(-indexSkew).UnixMilli(), 10)
-	// Members this far past their score have no key left.
-	if err := s.client.ZRemRangeByScore(ctx, s.keys.index, "-inf", "("+floor).Err(); err != nil {
+	floor, _, err := s.pruneIndex(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("redisstore: list: index: %w", err)
 	}
 	members, err := s.client.ZRangeByScoreWithScores(ctx, s.keys.index, &redis.ZRangeBy{Min: floor, Max: "+inf"}).Result()
@@ -223,6 +226,27 @@ func (s *Store) List(ctx context.Context) ([]ports.Entry, error) {
 		}
 	}
 	return entries, nil
+}
+
+// Prune removes the index members whose token key has expired, by their
+// scores alone: it reads no token and sends one command (ZREMRANGEBYSCORE),
+// whatever the number of services. Redis's own key expiry removes the
+// token values. Idempotent, so every replica may run it on its schedule.
+func (s *Store) Prune(ctx context.Context) (int, error) {
+	_, n, err := s.pruneIndex(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("redisstore: prune: index: %w", err)
+	}
+	return n, nil
+}
+
+// pruneIndex removes the members more than indexSkew past their score:
+// their token key has expired, whatever the clock of the replica that put
+// it. It returns the lowest score kept, as a ZRANGEBYSCORE bound.
+func (s *Store) pruneIndex(ctx context.Context) (floor string, removed int, err error) {
+	floor = strconv.FormatInt(s.clock.Now().Add(-indexSkew).UnixMilli(), 10)
+	n, err := s.client.ZRemRangeByScore(ctx, s.keys.index, "-inf", "("+floor).Result()
+	return floor, int(n), err
 }
 
 func formatScore(score float64) string { return strconv.FormatFloat(score, 'f', -1, 64) }

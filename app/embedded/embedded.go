@@ -287,6 +287,7 @@ func coreOptions(cfg config.Config, issuer ports.TokenIssuer, st builtStore, opt
 		Store:              tokens,
 		Locker:             locker,
 		Feed:               st.Store,
+		Pruner:             st.Store,
 		Pinger:             pinger,
 		Clock:              opts.Clock,
 		Policy:             &policy,

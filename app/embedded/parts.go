@@ -10,12 +10,13 @@ import (
 // The parts New builds a cache from, for composition roots that wire them
 // one by one (the jwtcache server does, with fx).
 
-// Store is what a cache is built on: tokens, renewal locks and the change
-// feed and a ping for health, as both bundled stores provide them.
+// Store is what a cache is built on: tokens, renewal locks, the change
+// feed, pruning and a ping for health, as both bundled stores provide them.
 type Store interface {
 	ports.TokenStore
 	ports.RenewalLocker
 	ports.ChangeFeed
+	ports.Pruner
 	ports.Pinger
 }
 

@@ -60,19 +60,13 @@ type fleetResult struct {
 }
 
 // renewalPeriod is the mean time from a token's issue to its renewal by a
-// fleet of n replicas. Each replica holding the token sets a timer at one
-// to two renewal leads (uniform jitter) before the token's cacheExpiresAt,
-// so that the renewal is over before any caller reaches the buffer; the
-// earliest of the n timers fires, on average 1 + n/(n+1) leads ahead.
+// fleet of n replicas (see idealRenewalPeriod).
 func (f *fleetResult) renewalPeriod(n int) time.Duration {
 	life := f.lifetime
 	if f.effective > 0 {
 		life = f.effective
 	}
-	tok := domain.Token{IssuedAt: time.Unix(0, 0), ExpiresAt: time.Unix(0, 0).Add(life)}
-	fresh := f.policy.CacheExpiresAt(tok).Sub(tok.IssuedAt)
-	lead := f.policy.RenewalLead(tok)
-	return fresh - time.Duration(float64(lead)*(1+float64(n)/float64(n+1)))
+	return idealRenewalPeriod(f.policy, life, n)
 }
 
 // ideal is the fewest calls a fleet of n replicas can make: one for the

@@ -21,6 +21,11 @@
 //   - Scale: 100, 1,000 and 10,000 cached services: heap per token, the
 //     cost of Statuses and Statistics (in process and over REST), and the
 //     CPU the renewal engine spends while nothing is asked of it.
+//   - Fleet scale: 10, 30 and 100 replicas x 1,000 services sharing one
+//     Redis, 20 s tokens, 1 request per service per second: the Redis
+//     commands, GETs and bytes a renewal costs as the fleet grows, the
+//     token-service calls per service per renewal period, and the Redis
+//     traffic of an idle fleet holding one-hour tokens (see fleetscale.go).
 //
 // With -out a file, it also draws the figures as SVG charts (package
 // svgchart) into -charts (docs/bench beside the report by default), and
@@ -29,8 +34,9 @@
 // The Redis parts use the Redis at -redis (127.0.0.1:6379 by default) under
 // a key prefix of their own, removed at the end; with no Redis answering,
 // the REST Redis figure says "skipped" and the replicas share a memory store.
-// The whole run takes about two minutes on a 2-core machine; -quick cuts it
-// to under a minute at the cost of precision.
+// The whole run takes about five minutes on a 2-core machine, three of them
+// the fleet-scale section; -quick cuts it to about a minute at the cost of
+// precision. -sections runs some steps only ("-sections 'fleet scale'").
 package main
 
 import (
@@ -70,6 +76,16 @@ type config struct {
 	// Scale.
 	scale []int
 	idle  time.Duration
+
+	// Fleet scale.
+	fleetScale    []int
+	fleetServices int
+	fleetIdle     time.Duration
+	fleetLifetime time.Duration
+	fleetBuffer   time.Duration
+
+	// sections, when not empty, are the only steps run.
+	sections map[string]bool
 }
 
 func main() {
@@ -102,10 +118,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"REST cache hit", measureREST},
 		{"token-service calls", measureFleet},
 		{"scale", measureScale},
+		{"fleet scale", measureFleetScale},
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if len(cfg.sections) > 0 && !cfg.sections[s.name] {
+			continue
 		}
 		progress("%s ...", s.name)
 		t := time.Now()
@@ -163,6 +183,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	replicas := fs.String("replicas", "1,3,10", "replica counts of the token-service-calls runs")
 	scale := fs.String("scale", "100,1000,10000", "numbers of cached services of the scale runs")
 	fs.DurationVar(&cfg.idle, "idle", 5*time.Second, "idle `time` over which the renewal engine's CPU is measured")
+	fleetScale := fs.String("fleetscale", "10,30,100", "replica counts of the fleet-scale runs")
+	fs.IntVar(&cfg.fleetServices, "fleetservices", defaultFleetScale.services, "services of the fleet-scale runs")
+	fs.DurationVar(&cfg.fleetIdle, "fleetidle", defaultFleetScale.idle, "idle `time` of the fleet-scale runs (one-hour tokens, nothing asked)")
+	fs.DurationVar(&cfg.fleetLifetime, "fleetlifetime", defaultFleetScale.lifetime, "token lifetime of the fleet-scale steady runs (whole seconds)")
+	fs.DurationVar(&cfg.fleetBuffer, "fleetbuffer", defaultFleetScale.buffer, "renewal buffer of the fleet-scale steady runs")
+	sections := fs.String("sections", "", "comma-separated steps to run (in-process hit, REST cache hit, token-service calls, scale, fleet scale); empty runs them all")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -173,7 +199,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if cfg.quick {
 		// Shorter runs; flags given explicitly still win.
-		for name, value := range map[string]string{"duration": "3s", "lifetimes": "4", "idle": "2s"} {
+		for name, value := range map[string]string{"duration": "3s", "lifetimes": "4", "idle": "2s", "fleetscale": "10", "fleetservices": "200", "fleetidle": "10s"} {
 			if !set[name] {
 				if err := fs.Set(name, value); err != nil {
 					return nil, err
@@ -188,6 +214,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if cfg.scale, err = intList(*scale); err != nil {
 		return nil, fmt.Errorf("-scale: %w", err)
 	}
+	if cfg.fleetScale, err = intList(*fleetScale); err != nil {
+		return nil, fmt.Errorf("-fleetscale: %w", err)
+	}
+	if *sections != "" {
+		cfg.sections = map[string]bool{}
+		for name := range strings.SplitSeq(*sections, ",") {
+			cfg.sections[strings.TrimSpace(name)] = true
+		}
+	}
 	switch {
 	case cfg.clients < 1:
 		return nil, fmt.Errorf("-clients %d: want at least 1", cfg.clients)
@@ -199,6 +234,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("-buffer %v: want at least 0 and less than half of -lifetime", cfg.buffer)
 	case cfg.lifetimes < 1 || cfg.burst < 1 || cfg.rounds < 1:
 		return nil, fmt.Errorf("-lifetimes, -burst and -rounds must be at least 1")
+	case cfg.fleetServices < 1 || cfg.fleetIdle <= 0:
+		return nil, fmt.Errorf("-fleetservices must be at least 1 and -fleetidle more than 0")
+	case cfg.fleetLifetime < 2*time.Second || cfg.fleetLifetime%time.Second != 0 || cfg.fleetBuffer < 0 || 2*cfg.fleetBuffer >= cfg.fleetLifetime:
+		return nil, fmt.Errorf("-fleetlifetime %v, -fleetbuffer %v: want whole seconds, at least 2s, and a buffer under half of it", cfg.fleetLifetime, cfg.fleetBuffer)
 	case filepath.IsAbs(cfg.charts) || strings.HasPrefix(filepath.Clean(cfg.charts), ".."):
 		return nil, fmt.Errorf("-charts %q: want a directory inside the report's, so that the report can show the charts", cfg.charts)
 	}

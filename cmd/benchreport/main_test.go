@@ -22,6 +22,7 @@ func TestReportEndToEnd(t *testing.T) {
 		"-out", out, "-duration", "300ms", "-rounds", "1", "-clients", "2",
 		"-lifetime", "2s", "-buffer", "500ms", "-lifetimes", "1", "-burst", "5", "-replicas", "1,2",
 		"-scale", "10,100", "-idle", "100ms",
+		"-fleetscale", "2,3", "-fleetservices", "10", "-fleetlifetime", "2s", "-fleetbuffer", "500ms", "-fleetidle", "500ms",
 	}, &stderr, &stderr)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
@@ -36,6 +37,7 @@ func TestReportEndToEnd(t *testing.T) {
 		"## Summary", "## REST cache hit", "bare Gin handler, same bytes", "jwtcache REST API, memory store",
 		"jwtcache REST API, Redis store", "## In-process hit", "x/oauth2 ReuseTokenSource.Token",
 		"## Token-service calls", "## Scale", "heap per token",
+		"## Fleet scale", "commands per renewal", "As a function of the fleet size R", "Extrapolated to 1,000 replicas x 10,000 services",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("the report lacks %q:\n%s", want, report)
@@ -62,6 +64,9 @@ func TestFlagsAreChecked(t *testing.T) {
 		{"-replicas", "1,x"},
 		{"-scale", "0"},
 		{"-clients", "0"},
+		{"-fleetlifetime", "2500ms"},
+		{"-fleetbuffer", "1s", "-fleetlifetime", "2s"},
+		{"-fleetscale", "0"},
 		{"extra"},
 		{"-charts", "/tmp/charts"},
 		{"-charts", "../charts"},

@@ -26,6 +26,8 @@ type report struct {
 	fleet     *fleetResult
 	scale     *scaleResult
 
+	fleetScale *fleetScaleResult
+
 	// chartDir is where the report's charts are, relative to the report
 	// (slash-separated); empty when they are not written. chartFiles are
 	// the charts by file name.
@@ -80,6 +82,7 @@ func (r *report) write(w io.Writer) error {
 	r.writeInProcess(m)
 	r.writeFleet(m)
 	r.writeScale(m)
+	r.writeFleetScale(m)
 	if m.err != nil {
 		return m.err
 	}
@@ -121,6 +124,7 @@ func (r *report) writeSummary(m *mdWriter) {
 		m.row(fmt.Sprintf("idle CPU per 1,000 tokens (%s services)", count(big.services)), cpuPer1000(s, big)+" per second",
 			fmt.Sprintf("empty cache: %v per second", dur(time.Duration(float64(s.baseline.idleCPU)/s.idle.Seconds()))), "")
 	}
+	r.summaryFleetScale(m)
 	m.line("")
 }
 
@@ -178,7 +182,7 @@ func (r *report) writeFleet(m *mdWriter) {
 	m.line("Replicas are `app.Cache` instances in this process, each with its own near cache, token-service client and store client, sharing %s: they coordinate exactly as separate processes do (renewal lock and change feed in the store), without the cost of starting processes (the multi-process version is `cmd/jwtcache`'s fleet and soak tests). Tokens live %v with a %v renewal buffer (%v on average from the request's start: jwtcache caps expiry at the JWT's exp, which the token service writes in whole seconds; the ideal uses that). Each replica count first takes a cold-start burst of %d concurrent requests per replica, then %d callers per replica ask every %v for %v (%d token lifetimes).",
 		f.backend, f.lifetime, f.buffer, f.effective.Round(time.Millisecond), f.burst, fleetCallers, fleetCallEvery, f.window, r.cfg.lifetimes)
 	m.line("")
-	m.line("**Ideal**: one call for the cold start, then one per renewal period, whatever the number of replicas. Every replica holding a token sets its renewal timer one to two renewal leads (jittered) before the token's cacheExpiresAt, so that the renewal is over before any caller reaches the buffer; the earliest replica renews for the fleet: %v after the token's issue on average with one replica, %v with %d. **x/oauth2**: as many `oauth2.ReuseTokenSourceWithExpiry(nil, clientcredentials.Config.TokenSource(ctx), %v)` as replicas, one per process, each with a token service of its own (counted the same way), renewing when a caller finds the token inside the same buffer: a little later than jwtcache, hence a few calls fewer per process, paid for by that caller waiting on the token service. **N × one replica's ideal** is what as many per-process caches renewing like jwtcache would make.",
+	m.line("**Ideal**: one call for the cold start, then one per renewal period, whatever the number of replicas. The replica that fetched a token renews it, one to two renewal leads (jittered) before the token's cacheExpiresAt, so that the renewal is over before any caller reaches the buffer; the others stand by with later timers and take the new token from its notification: %v after the token's issue on average with one replica, %v with %d. **x/oauth2**: as many `oauth2.ReuseTokenSourceWithExpiry(nil, clientcredentials.Config.TokenSource(ctx), %v)` as replicas, one per process, each with a token service of its own (counted the same way), renewing when a caller finds the token inside the same buffer: a little later than jwtcache, hence a few calls fewer per process, paid for by that caller waiting on the token service. **N × one replica's ideal** is what as many per-process caches renewing like jwtcache would make.",
 		f.renewalPeriod(1).Round(time.Millisecond), f.renewalPeriod(f.runs[len(f.runs)-1].replicas).Round(time.Millisecond), f.runs[len(f.runs)-1].replicas, f.buffer)
 	m.line("")
 	r.chart(m, chartFleet, "Token-service calls against replica count: jwtcache, the ideal, x/oauth2 caches")

@@ -28,6 +28,9 @@ const tokenPath = rest.BasePath + "/token/kyc"
 
 var discardLogger = slog.New(slog.DiscardHandler)
 
+// replicaLogger is what the fleet-scale replicas log to.
+var replicaLogger = discardLogger
+
 // restRun is the measurement of one server.
 type restRun struct {
 	name    string

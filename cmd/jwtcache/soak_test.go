@@ -52,14 +52,11 @@ const (
 var soakServices = []string{"kyc", "data-processor", "reference-data"}
 
 // soakRenewalPeriod is the mean time from tok's issue to its renewal by a
-// fleet of n replicas: each replica holding the token sets its own timer
-// at one to two renewal leads before cacheExpiresAt (uniform jitter), and
-// the earliest of the n fires, on average 1 + n/(n+1) leads ahead.
-func soakRenewalPeriod(tok domain.Token, n int) time.Duration {
-	policy := domain.RenewalPolicy{Buffer: soakBuffer}
-	fresh := policy.CacheExpiresAt(tok).Sub(tok.IssuedAt)
-	lead := policy.RenewalLead(tok)
-	return fresh - time.Duration(float64(lead)*(1+float64(n)/float64(n+1)))
+// fleet of n replicas: the replica that fetched the token renews it, at one
+// to two renewal leads before cacheExpiresAt (uniform jitter), while the
+// others stand by with later timers; n does not change it.
+func soakRenewalPeriod(tok domain.Token, _ int) time.Duration {
+	return domain.RenewalPolicy{Buffer: soakBuffer}.MeanRenewalAfter(tok)
 }
 
 // obtainedRE is the debug line a replica logs for each token it obtains

@@ -20,8 +20,14 @@
 //     never releases a lock that expired and was taken by someone else.
 //   - Subscribe's fn receives every Publish made by any instance sharing the
 //     backend, the subscriber itself included, as the Change published:
-//     Origin intact (empty included), and changes of one service from two
-//     origins never merged into one.
+//     Origin intact (empty included), a Token exactly (every field, times
+//     to the nanosecond), Removed, and changes of one service from two
+//     origins never merged into one. Publish rejects a Change with Missed
+//     set, or whose fields do not go together, with an error wrapping
+//     ports.ErrInvalidChange.
+//   - Prune never removes a token that has not expired, and, once a token
+//     has been expired for a while (two minutes here: a store may allow
+//     for clocks that disagree), removes what it left behind.
 //
 // Every case gets a fresh Subject and uses service names under a random
 // prefix, so a shared backend (a real Redis) can serve parallel runs; List
@@ -72,6 +78,8 @@ type Subject struct {
 	Locker ports.RenewalLocker
 	// Feed is the adapter's ChangeFeed. Optional: nil skips the feed cases.
 	Feed ports.ChangeFeed
+	// Pruner is the adapter's Pruner. Optional: nil skips the prune case.
+	Pruner ports.Pruner
 	// Peer returns another instance sharing this subject's backend, as a
 	// second replica would (it may be the same object for an in-process
 	// store). Required. Only Store, Locker and Feed of the peer are used.
@@ -115,6 +123,9 @@ func Run(t *testing.T, newSubject func(t *testing.T) Subject) {
 		{"FeedDeliversToSelf", testFeedSelf},
 		{"FeedKeepsEveryOrigin", testFeedOrigins},
 		{"InvalidOriginRejected", testInvalidOrigin},
+		{"FeedCarriesTokensAndRemovals", testFeedCarries},
+		{"InvalidChangeRejected", testInvalidChange},
+		{"PruneKeepsLiveTokensAndDropsExpired", testPrune},
 	}
 	// The enclosing t.Run blocks until the parallel cases are done, so
 	// callers may tear the backend down right after Run returns.
@@ -782,5 +793,105 @@ func testInvalidOrigin(t *testing.T, h *harness) {
 	}
 	if err := h.a.Feed.Publish(t.Context(), ports.Change{Service: h.svc("kyc"), Origin: strings.Repeat("a", ports.MaxOriginLen)}); err != nil {
 		t.Errorf("Publish with the longest origin: %v", err)
+	}
+}
+
+// waitForMatch waits for a change satisfying ok among those ch delivers.
+func waitForMatch(t *testing.T, ch <-chan ports.Change, what string, ok func(ports.Change) bool) ports.Change {
+	t.Helper()
+	timeout := time.NewTimer(feedTimeout)
+	defer timeout.Stop()
+	for {
+		select {
+		case got := <-ch:
+			if ok(got) {
+				return got
+			}
+		case <-timeout.C:
+			t.Fatalf("no %s within %v", what, feedTimeout)
+		}
+	}
+}
+
+func testFeedCarries(t *testing.T, h *harness) {
+	if h.a.Feed == nil || h.b.Feed == nil {
+		t.Skip("the store has no ChangeFeed")
+	}
+	got := subscribe(t, h.b)
+	svc := h.svc("kyc")
+	tok := h.token(time.Hour)
+	tok.BoundToCertificate = true
+	mustPublish(t, h.a, ports.Change{Service: svc, Origin: "a1", Token: &tok})
+	c := waitForMatch(t, got, "change carrying the token", func(c ports.Change) bool { return c.Service == svc && c.Token != nil })
+	if c.Origin != "a1" || c.Removed || c.Missed {
+		t.Fatalf("change = %+v, want the token from a1 and nothing else", c)
+	}
+	checkSame(t, *c.Token, tok)
+	mustPublish(t, h.a, ports.Change{Service: svc, Origin: "a1", Removed: true})
+	c = waitForMatch(t, got, "removal", func(c ports.Change) bool { return c.Service == svc && c.Removed })
+	if c.Origin != "a1" || c.Token != nil {
+		t.Fatalf("change = %+v, want a removal from a1", c)
+	}
+}
+
+// checkSame fails unless got is want, field by field, times to the
+// nanosecond.
+func checkSame(t *testing.T, got, want domain.Token) {
+	t.Helper()
+	if got.AccessToken != want.AccessToken || got.TokenType != want.TokenType || got.Scope != want.Scope ||
+		!got.IssuedAt.Equal(want.IssuedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) || got.BoundToCertificate != want.BoundToCertificate {
+		t.Fatalf("token = %v, want %v", got, want)
+	}
+}
+
+func testInvalidChange(t *testing.T, h *harness) {
+	if h.a.Feed == nil {
+		t.Skip("the store has no ChangeFeed")
+	}
+	tok := h.token(time.Hour)
+	for name, c := range map[string]ports.Change{
+		"missed":                {Missed: true},
+		"token and removal":     {Service: h.svc("kyc"), Origin: "a1", Token: &tok, Removed: true},
+		"empty token":           {Service: h.svc("kyc"), Origin: "a1", Token: &domain.Token{}},
+		"token without origin":  {Service: h.svc("kyc"), Token: &tok},
+		"missed with a service": {Missed: true, Service: h.svc("kyc")},
+	} {
+		if err := h.a.Feed.Publish(t.Context(), c); !errors.Is(err, ports.ErrInvalidChange) {
+			t.Errorf("Publish(%s): error = %v, want ports.ErrInvalidChange", name, err)
+		}
+	}
+}
+
+func testPrune(t *testing.T, h *harness) {
+	if h.a.Pruner == nil {
+		t.Skip("the store has no Pruner")
+	}
+	ctx := t.Context()
+	live, short := h.svc("live"), h.svc("short")
+	if err := h.a.Store.Put(ctx, live, h.token(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.a.Store.Put(ctx, short, h.token(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.a.Pruner.Prune(ctx); err != nil {
+		t.Fatalf("Prune: %v", err)
+	}
+	if _, err := h.a.Store.Get(ctx, short); err != nil {
+		t.Fatalf("Prune removed a token that has not expired: %v", err)
+	}
+	if !h.controlled() {
+		return // waiting minutes for expiry is the controlled backends' job
+	}
+	h.a.Advance(3 * time.Minute)
+	n, err := h.a.Pruner.Prune(ctx)
+	if err != nil || n < 1 {
+		t.Fatalf("Prune after expiry = %d, %v; want the expired token's entry removed", n, err)
+	}
+	if _, err := h.a.Store.Get(ctx, live); err != nil {
+		t.Fatalf("Prune removed a token that has not expired: %v", err)
+	}
+	if got := h.list(t, h.a); len(got) != 1 {
+		t.Fatalf("List after Prune = %v, want only the live token", got)
 	}
 }
