@@ -53,6 +53,7 @@ type Cache struct {
 	issuerSeen  atomic.Pointer[issuerOutcome] // nil until the first token-service call
 	probeSeen   atomic.Pointer[issuerOutcome] // nil until the first probe (Options.Prober)
 	writeFailed atomic.Pointer[storeWrite]    // nil unless the latest store write failed
+	feedFailed  atomic.Pointer[string]        // nil unless the latest change-feed subscription failed; its error, no secret
 	events      *EventFeed                    // what happens to the tokens; closed by Close
 }
 

@@ -27,8 +27,11 @@ func (s *Cache) subscribe() {
 	for s.ctx.Err() == nil {
 		err := s.opt.Feed.Subscribe(s.ctx, s.onChange)
 		if err == nil {
+			s.feedFailed.Store(nil)
 			return
 		}
+		detail := err.Error()
+		s.feedFailed.Store(&detail)
 		s.log.Warn("change feed unavailable; near caches may lag until it returns", "err", err, "retryIn", delay)
 		t := time.NewTimer(delay)
 		select {

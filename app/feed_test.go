@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -350,6 +351,44 @@ func TestTheFetcherRenewsWhileTheOthersStandBy(t *testing.T) {
 		got, err := b.Token(t.Context(), "kyc")
 		if err != nil || got.AccessToken == second.AccessToken || policy.State(got, time.Now()) != domain.Fresh {
 			t.Fatalf("after the back-up renewal b serves %v, %v; want a fresh new token", got, err)
+		}
+	})
+}
+
+// refusingFeed refuses subscriptions while refuse is set, as a Redis user
+// without the change channel's permission would.
+type refusingFeed struct {
+	*memory.Store
+	refuse atomic.Bool
+}
+
+func (f *refusingFeed) Subscribe(ctx context.Context, fn func(ports.Change)) error {
+	if f.refuse.Load() {
+		return errors.New("NOPERM this user has no permissions to access the channel")
+	}
+	return f.Store.Subscribe(ctx, fn)
+}
+
+// TestHealthShowsAFailingChangeFeed: while the change feed cannot be
+// subscribed to, the store is DEGRADED with the reason (tokens are still
+// served, but this replica does not hear the others); UP once it returns.
+func TestHealthShowsAFailingChangeFeed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := memory.New(nil)
+		feed := &refusingFeed{Store: mem}
+		feed.refuse.Store(true)
+		svc := newService(t, &countingIssuer{lifetime: time.Hour}, mem, func(o *app.Options) { o.Feed = feed })
+		defer svc.Close()
+		synctest.Wait()
+		h := svc.Health(t.Context())
+		if h.Store.Status != app.StatusDegraded || !strings.Contains(h.Store.Detail, "change feed unavailable: NOPERM") || h.Status != app.StatusDegraded {
+			t.Fatalf("health while the feed is refused = %+v; want the store DEGRADED naming the feed", h)
+		}
+		feed.refuse.Store(false)
+		time.Sleep(app.DefaultMaxBackoff)
+		synctest.Wait()
+		if h := svc.Health(t.Context()); h.Store.Status != app.StatusUp {
+			t.Fatalf("health once the feed is back = %+v; want the store UP", h)
 		}
 	})
 }

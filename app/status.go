@@ -220,6 +220,11 @@ func (s *Cache) storeHealth(ctx context.Context) ComponentHealth {
 		return ComponentHealth{Status: StatusDegraded, Detail: "writes failing since " +
 			w.at.UTC().Format(time.RFC3339) + ": " + w.detail}
 	}
+	if f := s.feedFailed.Load(); f != nil {
+		// Tokens are served, but this replica does not hear the others'
+		// renewals, refreshes and evictions until the feed returns.
+		return ComponentHealth{Status: StatusDegraded, Detail: "change feed unavailable: " + *f}
+	}
 	return ComponentHealth{Status: StatusUp}
 }
 
