@@ -343,7 +343,7 @@ func TestTheFetcherRenewsWhileTheOthersStandBy(t *testing.T) {
 
 		a.Close() // the fetcher is gone: b's back-up timer renews
 		policy := domain.RenewalPolicy{Buffer: domain.DefaultRenewalBuffer}
-		time.Sleep(policy.CacheExpiresAt(second).Sub(time.Now()) - time.Nanosecond)
+		time.Sleep(time.Until(policy.CacheExpiresAt(second)) - time.Nanosecond)
 		synctest.Wait()
 		if n := issuer.calls.Load(); n != 3 {
 			t.Fatalf("%d token-service calls once the fetcher was gone, want 3: the replica standing by renews", n)

@@ -381,7 +381,7 @@ func idleFleet(ctx context.Context, fc fleetScaleConfig, run *fleetScaleRun) err
 		return err
 	}
 	if len(entries) != fc.services {
-		return fmt.Errorf("List found %d of %d services", len(entries), fc.services)
+		return fmt.Errorf("the store's List found %d of %d services", len(entries), fc.services)
 	}
 	run.list = lt.snapshot().since(listBefore)
 	return nil
