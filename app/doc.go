@@ -12,6 +12,8 @@
 //
 // The files follow the Cache's concepts: cache.go is the public API and the
 // hit path, fetch.go the fetch-and-renew protocol across replicas,
+// failure.go what a fetch without a token returns, install.go how a token
+// becomes the near cache's,
 // schedule.go the renewal timers and periodic tasks, feed.go the change
 // notifications between replicas, lifecycle.go background work and Close,
 // entries.go the near cache's entries, status.go and types.go what the

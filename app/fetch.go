@@ -322,46 +322,6 @@ func (f *fetch) result(c *cached, err error) (*cached, error) {
 	return c, nil
 }
 
-// failed decides what a failed fetch returns. A forced refresh reports the
-// failure. A miss or renewal falls back to a still-valid token when one is
-// known, and retries in the background with backoff while that token lives;
-// with nothing valid to serve it reports the failure, which callers then
-// share for one backoff step (at least any Retry-After) before the next
-// caller asks the token service again. The step grows with each failure in
-// a row, up to MaxBackoff, and starts over after a success.
-func (f *fetch) failed(err error) (*cached, error) {
-	s := f.s
-	if s.closed.Load() {
-		return nil, domain.ErrClosed
-	}
-	if f.kind == forced {
-		s.emitFailure(EventRefreshFailed, f.service, err, 0)
-		return nil, err
-	}
-	if f.fallback == nil || !s.policy.Servable(f.fallback.tok, s.opt.Clock.Now()) {
-		var tse *domain.TokenServiceError
-		if errors.As(err, &tse) {
-			// Each failure in a row widens the window: a token service in
-			// trouble is asked less and less, and at least once per
-			// largest step, so recovery shows within it.
-			n := int32(1)
-			if prev := f.e.failure.Load(); prev != nil {
-				n = prev.n + 1
-			}
-			f.e.failure.Store(&recentFailure{err: err, n: n, until: s.opt.Clock.Now().Add(s.retryDelay(n, err))})
-		}
-		s.emitFailure(EventRefused, f.service, err, 0)
-		return nil, err
-	}
-	n := f.e.failures.Add(1)
-	s.emitFailure(EventRenewalFailed, f.service, err, n)
-	delay := s.retryDelay(n, err)
-	f.e.schedule(delay, func() { s.renewInBackground(f.service) })
-	s.log.Warn("renewal failing; serving the still-valid token", "service", f.service,
-		"expiresAt", f.fallback.tok.ExpiresAt, "failures", n, "retryIn", delay)
-	return f.fallback, nil
-}
-
 // fetchContext is the context of one fetch: bounded by LockTTL +
 // FetchTimeout and ended by Close, never by the caller that started it (a
 // fetch is shared, and outlives a caller who leaves), but carrying that
@@ -399,46 +359,4 @@ func (s *Cache) issue(ctx context.Context, service string) (domain.Token, error)
 	s.issuerSeen.Store(&issuerOutcome{ok: true, at: now})
 	s.log.Debug("token obtained", "service", service, "expiresAt", tok.ExpiresAt)
 	return tok, nil
-}
-
-// retryDelay is the wait before retry n of a failing fetch: the
-// configured backoff, and at least the Retry-After the token service sent.
-func (s *Cache) retryDelay(n int32, err error) time.Duration {
-	var retryAfter time.Duration
-	var tse *domain.TokenServiceError
-	if errors.As(err, &tse) {
-		retryAfter = tse.RetryAfter
-	}
-	return s.backoff.Delay(int(n), s.opt.Jitter(), retryAfter)
-}
-
-// install makes tok, which another replica fetched (it comes from the
-// store or a notification), the near cache's token for e, and schedules its
-// renewal as a back-up: after the fetcher's, so that one replica renews
-// each token and the others take the result from its notification, at no
-// Redis cost (domain.RenewalPolicy.BackupRenewAt).
-func (s *Cache) install(e *entry, tok domain.Token) *cached {
-	return s.installAt(e, tok, s.policy.BackupRenewAt(tok, s.opt.Jitter()))
-}
-
-// installAt makes tok the near cache's token for e and schedules its
-// renewal at renewAt.
-func (s *Cache) installAt(e *entry, tok domain.Token, renewAt time.Time) *cached {
-	c := &cached{
-		tok:            tok,
-		bearer:         tok.AuthorizationHeader(),
-		cacheExpiresAt: s.policy.CacheExpiresAt(tok),
-		servableUntil:  s.policy.ServableUntil(tok),
-		renewAt:        renewAt,
-	}
-	if prev := e.cur.Swap(c); prev != nil && prev.tok.AccessToken != tok.AccessToken {
-		e.lastRenewed.Store(s.opt.Clock.Now().UnixNano())
-	}
-	e.failure.Store(nil)
-	e.notifyChanged()
-	if e.failures.Load() == 0 || !s.policy.InRenewalWindow(tok, s.opt.Clock.Now()) {
-		e.failures.Store(0)
-		e.schedule(max(c.renewAt.Sub(s.opt.Clock.Now()), 0), func() { s.renewInBackground(e.service) })
-	}
-	return c
 }
