@@ -75,6 +75,11 @@ func scaleOnce(ctx context.Context, cfg *config, n int) (scaleRun, error) {
 		CheckInterval:   scaleInterval,
 		CleanupInterval: scaleInterval,
 		Logger:          discardLogger,
+		// The figures are the cache's cost per service, not the limits':
+		// the service cap and the token-service budget would refuse the
+		// cold start of tens of thousands of names.
+		MaxServices: -1,
+		TokenRate:   -1,
 	})
 	if err != nil {
 		return run, err
