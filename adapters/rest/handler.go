@@ -184,16 +184,24 @@ const (
 // message.
 func (a *api) refresh(c *gin.Context) {
 	name := c.Param(paramService)
+	if tok, msg, ok := a.forceRefresh(c, name); ok {
+		a.sendToken(c, name, msg, tok)
+	}
+}
+
+// forceRefresh refreshes name's token and returns it with the message that
+// says whether the refresh was reused; on failure it has answered the
+// error and reports false.
+func (a *api) forceRefresh(c *gin.Context, name string) (domain.Token, string, bool) {
 	r, err := a.svc.RefreshWithResult(c.Request.Context(), name)
 	if err != nil {
 		a.fail(c, name, err)
-		return
+		return domain.Token{}, "", false
 	}
-	msg := msgRefreshed
 	if r.Reused {
-		msg = msgRefreshReused
+		return r.Token, msgRefreshReused, true
 	}
-	a.sendToken(c, name, msg, r.Token)
+	return r.Token, msgRefreshed, true
 }
 
 // sendToken writes a token with its status fields.

@@ -27,16 +27,11 @@ func (a *api) refreshQuery(c *gin.Context) {
 			message: "includeToken must be true or false, given once"})
 		return
 	}
-	r, err := a.svc.RefreshWithResult(c.Request.Context(), name)
-	if err != nil {
-		a.fail(c, name, err)
+	tok, msg, ok := a.forceRefresh(c, name)
+	if !ok {
 		return
 	}
-	msg := msgRefreshed
-	if r.Reused {
-		msg = msgRefreshReused
-	}
-	st := a.svc.Describe(name, r.Token)
+	st := a.svc.Describe(name, tok)
 	w := getWriter()
 	w.open()
 	w.str("serviceName", name)
